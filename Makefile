@@ -1,0 +1,50 @@
+# whole-body teleop: `make demo` runs the teleop session on real footage, `make test` runs the tests.
+# Both run `make setup` first; it is idempotent (a second run with nothing changed takes seconds).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+CACHE := .cache
+MEDIA := $(CACHE)/media
+MODELS := $(CACHE)/models
+# DDS stays on loopback (no multicast on the external interface); each command its own domain.
+export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
+export ROS_DOMAIN_ID ?= 42
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup demo test bench clean
+setup: $(VENV)/.requirements.stamp $(VENV)/.interfaces.stamp $(MEDIA)/.stamp $(MODELS)/manifest.json
+	@echo "setup: ready"
+
+$(VENV)/.requirements.stamp: requirements.txt setup.py
+	@test -x $(PY) || { echo "setup: creating $(VENV)"; python3 -m venv $(VENV); }
+	@echo "setup: installing pinned dependencies (first run: several minutes)"
+	$(PY) -m pip install --progress-bar on --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check --no-deps $$(sed -n 's/^# no-deps: //p' requirements.txt)
+	$(PY) -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(VENV)/.interfaces.stamp: $(VENV)/.requirements.stamp CMakeLists.txt package.xml $(wildcard msg/*.msg)
+	@echo "setup: building msg/ interfaces with rosidl"
+	tools/build_interfaces.sh $(VENV) build/interfaces $(VENV)
+	@touch $@
+
+$(MEDIA)/.stamp: tools/fetch_media.sh
+	@echo "setup: fetching real footage (Debian opencv-doc)"
+	tools/fetch_media.sh $(MEDIA)
+	@touch $@
+
+$(MODELS)/manifest.json: requirements-convert.txt src/whole_body_pose/model_prep.py $(VENV)/.requirements.stamp
+	@echo "setup: converting the part experts to ONNX (first run: several minutes)"
+	tools/prepare_models.sh $(VENV) $(MODELS)
+
+demo: setup
+	$(PY) -m teleop_session.demo
+
+test: setup
+	$(PY) -m pytest -q test
+
+bench: setup
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf build $(VENV) .venv-convert $(CACHE)

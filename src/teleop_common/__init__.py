@@ -1,0 +1,1 @@
+"""Shared pieces of whole-body teleop: keypoint layout, pose types, configuration, node helpers."""

@@ -1,0 +1,146 @@
+"""rclpy helpers shared by the nodes: typed parameters, diagnostics, QoS, throttled warnings."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from teleop_common.config import ConfigError, flatten, from_mapping
+from teleop_common.stats import EventCounter
+
+T = TypeVar("T")
+
+# Images: the latest frame wins; a late frame is worth less than none.
+SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
+# Poses, commands, status: reliable, short queue (stale entries are useless to a controller).
+STATE_QOS = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
+
+_BUILTIN_PARAMETERS = {"use_sim_time", "start_type_description_service"}
+
+
+def _descriptor(config_cls: type, key: str) -> ParameterDescriptor:
+    node_cls, field = config_cls, None
+    for part in key.split("."):
+        field = {f.name: f for f in dataclasses.fields(node_cls)}[part]
+        node_cls = field.type if dataclasses.is_dataclass(field.type) else node_cls
+    meta = field.metadata if field else {}
+    if "choices" in meta:
+        constraints = "one of " + " | ".join(meta["choices"])
+    elif meta.get("low") is not None or meta.get("high") is not None:
+        constraints = f"in [{meta.get('low')}, {meta.get('high')}]"
+    else:
+        constraints = ""
+    return ParameterDescriptor(additional_constraints=constraints, dynamic_typing=True)
+
+
+def declare_config(node: Node, config_cls: type[T], on_change: Callable[[T], None] | None = None) -> T:
+    """Declare one ROS parameter per config field, validate them, and return the typed config.
+
+    Fails at start-up (ConfigError naming the key and accepted values) on a bad value or an unknown
+    key in the parameter file.  Later `set_parameters` calls are validated the same way and
+    rejected with that message instead of reaching the node; accepted ones go to `on_change`
+    (without it, changes are refused: the node needs a restart to apply them).
+    """
+    defaults = flatten(config_cls())
+    for key, default in defaults.items():
+        node.declare_parameter(key, default, _descriptor(config_cls, key))
+    unknown = set(node._parameter_overrides) - set(defaults) - _BUILTIN_PARAMETERS  # noqa: SLF001
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ConfigError(key, node._parameter_overrides[key].value, "known keys " + ", ".join(defaults))  # noqa: SLF001
+    values = {key: node.get_parameter(key).value for key in defaults}
+    config = from_mapping(config_cls, values)
+
+    def validate(parameters: list[Parameter]) -> SetParametersResult:
+        candidate = dict(values)
+        candidate.update({p.name: p.value for p in parameters if p.name in defaults})
+        try:
+            new_config = from_mapping(config_cls, candidate)
+        except ConfigError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        if on_change is None:
+            return SetParametersResult(successful=False, reason="restart the node to change its configuration")
+        values.update(candidate)
+        on_change(new_config)
+        return SetParametersResult(successful=True)
+
+    node.add_on_set_parameters_callback(validate)
+    return config
+
+
+class Diagnostics:
+    """Publishes one DiagnosticStatus for the node on /diagnostics, once per `period_s`."""
+
+    def __init__(self, node: Node, name: str, figures: Callable[[], dict[str, Any]],
+                 counters: EventCounter, period_s: float = 1.0) -> None:
+        self._node, self._name, self._figures, self.counters = node, name, figures, counters
+        self._publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        node.create_timer(period_s, self.publish)
+
+    def publish(self) -> None:
+        values = {key: f"{value:.3f}" if isinstance(value, float) else str(value)
+                  for key, value in self._figures().items()}
+        values.update(self.counters.as_strings())
+        errors = sum(v for k, v in self.counters.items() if k.startswith("error"))
+        status = DiagnosticStatus(
+            level=DiagnosticStatus.WARN if errors else DiagnosticStatus.OK,
+            name=f"{self._node.get_name()}: {self._name}", hardware_id=self._node.get_fully_qualified_name(),
+            message=f"{errors} errors" if errors else "ok",
+            values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self._node.get_clock().now().to_msg()
+        self._publisher.publish(array)
+
+
+class ErrorReporter:
+    """Counts bad inputs by kind and logs each kind at most once per `period_s` (never raises)."""
+
+    def __init__(self, node: Node, counters: EventCounter, period_s: float = 5.0) -> None:
+        self._node, self._counters, self._period_s = node, counters, period_s
+        self._last_logged: dict[str, float] = {}
+
+    def __call__(self, kind: str, detail: str) -> None:
+        key = f"error.{kind}"
+        self._counters[key] += 1
+        now = time.monotonic()
+        if now - self._last_logged.get(kind, -float("inf")) >= self._period_s:
+            self._last_logged[kind] = now
+            self._node.get_logger().warning(f"{kind}: {detail} (seen {self._counters[key]} times)")
+
+
+def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None:
+    """Standard main(): init, spin with a multi-threaded executor, clean shutdown on SIGINT/SIGTERM.
+
+    A ConfigError during construction ends the process with status 2 and the error's message.
+    """
+    import sys
+
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+    rclpy.init(args=args)
+    try:
+        node = factory()
+    except ConfigError as error:
+        print(f"[FATAL] {error}", file=sys.stderr)
+        rclpy.try_shutdown()
+        raise SystemExit(2) from None
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        close = getattr(node, "close", None)
+        if close is not None:
+            close()
+        node.destroy_node()
+        rclpy.try_shutdown()

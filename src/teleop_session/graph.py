@@ -1,0 +1,44 @@
+"""The teleop node graph: which executables run, with which parameter file and remappings.
+
+`launch/*.launch.py` (ros2 launch) and `teleop_session.bringup` (no ROS install) both start
+exactly this graph; test_launch_files.py checks the launch files against it.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE = "whole_body_teleop"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = REPO_ROOT / "config"
+
+# Default topics of the camera feeding the graph (remappable from the launch files / bringup).
+CAMERA_IMAGE = "/camera/image_raw"
+CAMERA_INFO = "/camera/camera_info"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    executable: str
+    name: str
+    config_file: str            # file name under config/
+    config_class: str           # "module:Class" of the typed configuration
+    remappings: tuple[tuple[str, str], ...] = ()
+
+    def load_config_class(self) -> type:
+        module, cls = self.config_class.split(":")
+        return getattr(importlib.import_module(module), cls)
+
+
+CAMERA_SOURCE = NodeSpec(
+    "camera_source_node", "camera_source", "camera_source.yaml", "teleop_session.camera_config:CameraSourceConfig",
+    (("image", CAMERA_IMAGE), ("camera_info", CAMERA_INFO)))
+WHOLE_BODY_POSE = NodeSpec(
+    "whole_body_pose_node", "whole_body_pose", "whole_body_pose.yaml", "whole_body_pose.config:PoseNodeConfig",
+    (("image", CAMERA_IMAGE), ("image/compressed", CAMERA_IMAGE + "/compressed"), ("camera_info", CAMERA_INFO)))
+POSE_RETARGET = NodeSpec(
+    "pose_retarget_node", "pose_retarget", "pose_retarget.yaml", "pose_retarget.config:RetargetNodeConfig")
+
+TELEOP_GRAPH: tuple[NodeSpec, ...] = (WHOLE_BODY_POSE, POSE_RETARGET)
+ALL_NODES: tuple[NodeSpec, ...] = (CAMERA_SOURCE, WHOLE_BODY_POSE, POSE_RETARGET)

@@ -1,0 +1,58 @@
+"""Test environment: DDS on loopback in a domain of this run's own, and rclpy helpers."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# Before anything touches DDS: discovery stays on 127.0.0.0/8, in a domain no other run shares.
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIA = REPO / ".cache" / "media"
+DATA = Path(__file__).resolve().parent / "data"
+sys.path.insert(0, str(REPO / "src"))
+
+
+@pytest.fixture
+def ros_node() -> Iterator[Callable[[str], object]]:
+    """Create rclpy nodes in a fresh context; all are destroyed and the context shut down after."""
+    import rclpy
+    from rclpy.context import Context
+
+    context = Context()
+    rclpy.init(context=context)
+    nodes = []
+
+    def make(name: str):
+        node = rclpy.create_node(name, context=context)
+        nodes.append(node)
+        return node
+
+    yield make
+    for node in nodes:
+        node.destroy_node()
+    rclpy.shutdown(context=context)
+
+
+def spin_until(nodes: list, condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    """Spin `nodes` until `condition()` holds or the timeout passes; returns condition()."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    executor = SingleThreadedExecutor(context=nodes[0].context)
+    for node in nodes:
+        executor.add_node(node)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not condition() and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        for node in nodes:
+            executor.remove_node(node)
+        executor.shutdown()
+    return condition()
