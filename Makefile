@@ -33,9 +33,10 @@ $(MEDIA)/.stamp: tools/fetch_media.sh
 	tools/fetch_media.sh $(MEDIA)
 	@touch $@
 
-$(MODELS)/manifest.json: requirements-convert.txt src/whole_body_pose/model_prep.py $(VENV)/.requirements.stamp
+$(MODELS)/manifest.json: requirements-convert.txt src/whole_body_pose/model_prep.py $(VENV)/.requirements.stamp $(MEDIA)/.stamp
 	@echo "setup: converting the part experts to ONNX (first run: several minutes)"
 	tools/prepare_models.sh $(VENV) $(MODELS)
+	@touch $@
 
 demo: setup
 	$(PY) -m teleop_session.demo

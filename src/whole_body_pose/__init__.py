@@ -1,0 +1,1 @@
+"""Whole-body pose estimation: MediaPipe part experts as ONNX, inference runtimes, pipeline."""

@@ -1,0 +1,143 @@
+"""Registry of the estimator's ONNX model files and their integrity checks.
+
+`make setup` converts MediaPipe's TFLite experts into `<model dir>/<name>.onnx` and writes
+`manifest.json` (see model_prep.py).  Everything that opens a model goes through `ModelStore`,
+so a missing, truncated or stale file fails once, early, with a message that says how to fix it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL_DIR = REPO_ROOT / ".cache" / "models"
+MODEL_DIR_ENV = "WBT_MODEL_DIR"
+MANIFEST = "manifest.json"
+SETUP_HINT = "run `make setup` in the repository root to prepare the model files"
+
+# Model name -> file name in the model directory (what model_prep writes).
+MODELS: dict[str, str] = {
+    "pose_detection": "pose_detection.onnx",
+    "pose_landmark": "pose_landmark_full.onnx",
+    "palm_detection": "palm_detection_full.onnx",
+    "hand_landmark": "hand_landmark_full.onnx",
+    "face_landmark": "face_landmark.onnx",
+}
+
+
+class ModelFileError(RuntimeError):
+    """A model file or the manifest is missing, unreadable or does not match its recorded hash."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"model file {path}: {problem}; {SETUP_HINT}")
+        self.path = path
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int | str, ...]  # "batch" marks the dynamic batch dimension
+    dtype: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the manifest records about one model."""
+
+    name: str
+    path: Path
+    sha256: str
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    layout: str  # "NHWC"
+    input_range: tuple[float, float]  # value range the image input expects
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) of the image input."""
+        height, width = self.inputs[0].shape[1:3]
+        return int(height), int(width)
+
+
+def resolve_model_dir(configured: str | Path | None = None) -> Path:
+    """The model directory: configured value, else $WBT_MODEL_DIR, else <repo>/.cache/models."""
+    if configured:
+        return Path(configured).expanduser()
+    from_env = os.environ.get(MODEL_DIR_ENV)
+    return Path(from_env).expanduser() if from_env else DEFAULT_MODEL_DIR
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ModelStore:
+    """Model files of one directory; each file's sha256 is checked the first time it is used."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self.directory = resolve_model_dir(directory)
+        self._manifest: dict | None = None
+        self._verified: set[str] = set()
+
+    def manifest(self) -> dict:
+        if self._manifest is None:
+            path = self.directory / MANIFEST
+            if not path.is_file():
+                raise ModelFileError(path, "missing")
+            try:
+                manifest = json.loads(path.read_text())
+                manifest["models"].items()
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+                raise ModelFileError(path, f"unreadable manifest ({error})") from error
+            self._manifest = manifest
+        return self._manifest
+
+    def info(self, name: str) -> ModelInfo:
+        """Manifest record of model `name` (one of MODELS), without touching the file."""
+        if name not in MODELS:
+            raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+        file_name = MODELS[name]
+        path = self.directory / file_name
+        entry = next((e for e in self.manifest()["models"].values() if e.get("file") == file_name), None)
+        if entry is None:
+            raise ModelFileError(path, f"not listed in {self.directory / MANIFEST}")
+        try:
+            return ModelInfo(
+                name=name, path=path, sha256=entry["sha256"],
+                inputs=tuple(_tensor(t) for t in entry["inputs"]),
+                outputs=tuple(_tensor(t) for t in entry["outputs"]),
+                layout=entry["layout"], input_range=tuple(entry["input_range"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelFileError(path, f"incomplete manifest entry ({error})") from error
+
+    def path(self, name: str) -> Path:
+        """Path of model `name` after checking (once per store) that the file matches its sha256."""
+        info = self.info(name)
+        if name not in self._verified:
+            if not info.path.is_file():
+                raise ModelFileError(info.path, "missing")
+            try:
+                actual = sha256_of(info.path)
+            except OSError as error:
+                raise ModelFileError(info.path, f"unreadable ({error})") from error
+            if actual != info.sha256:
+                raise ModelFileError(
+                    info.path, f"corrupt (sha256 {actual[:12]}…, manifest says {info.sha256[:12]}…)")
+            self._verified.add(name)
+        return info.path
+
+    def verify_all(self) -> dict[str, Path]:
+        """Check every registered model; the paths by name."""
+        return {name: self.path(name) for name in MODELS}
+
+
+def _tensor(entry: dict) -> TensorInfo:
+    return TensorInfo(name=entry["name"], shape=tuple(entry["shape"]), dtype=entry["dtype"])

@@ -1,0 +1,16 @@
+"""Inference runtimes behind one protocol; backends are picked by name with `open_session`."""
+from whole_body_pose.runtime.base import (
+    BackendUnavailableError,
+    InferenceError,
+    InferenceRuntimeError,
+    InferenceSession,
+    RuntimeOptions,
+    UnknownBackendError,
+    backend_names,
+    open_session,
+)
+
+__all__ = [
+    "BackendUnavailableError", "InferenceError", "InferenceRuntimeError", "InferenceSession",
+    "RuntimeOptions", "UnknownBackendError", "backend_names", "open_session",
+]

@@ -1,0 +1,108 @@
+"""Model registry: real converted files, their hashes, and the errors a broken setup produces."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from whole_body_pose.models import (
+    MANIFEST,
+    MODEL_DIR_ENV,
+    MODELS,
+    ModelFileError,
+    ModelStore,
+    resolve_model_dir,
+)
+
+
+@pytest.fixture(scope="module")
+def store() -> ModelStore:
+    return ModelStore()
+
+
+def copy_store(source: ModelStore, target: Path, *names: str) -> ModelStore:
+    """A model dir in `target` holding the real manifest and the real files of `names`."""
+    shutil.copy(source.directory / MANIFEST, target / MANIFEST)
+    for name in names:
+        shutil.copy(source.path(name), target / MODELS[name])
+    return ModelStore(target)
+
+
+def test_every_model_matches_its_manifest_hash(store: ModelStore) -> None:
+    paths = store.verify_all()
+    assert set(paths) == set(MODELS)
+    for name, path in paths.items():
+        info = store.info(name)
+        assert path.name == MODELS[name]
+        assert info.layout == "NHWC"
+        assert info.inputs[0].name == "image" and info.inputs[0].shape[0] == "batch"
+        assert info.inputs[0].shape[3] == 3
+        assert all(out.shape[0] == "batch" for out in info.outputs)
+
+
+def test_manifest_records_expected_input_sizes_and_ranges(store: ModelStore) -> None:
+    expected = {
+        "pose_detection": ((224, 224), (-1.0, 1.0)),
+        "pose_landmark": ((256, 256), (0.0, 1.0)),
+        "palm_detection": ((192, 192), (0.0, 1.0)),
+        "hand_landmark": ((224, 224), (0.0, 1.0)),
+        "face_landmark": ((192, 192), (0.0, 1.0)),
+    }
+    for name, (size, value_range) in expected.items():
+        info = store.info(name)
+        assert (info.input_size, info.input_range) == (size, value_range), name
+
+
+def test_corrupt_model_raises_error_naming_file_and_setup(store: ModelStore, tmp_path: Path) -> None:
+    copy = copy_store(store, tmp_path, "hand_landmark")
+    target = tmp_path / MODELS["hand_landmark"]
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="make setup") as caught:
+        copy.path("hand_landmark")
+    assert str(target) in str(caught.value) and "corrupt" in str(caught.value)
+
+
+def test_truncated_model_raises(store: ModelStore, tmp_path: Path) -> None:
+    copy = copy_store(store, tmp_path, "face_landmark")
+    target = tmp_path / MODELS["face_landmark"]
+    target.write_bytes(target.read_bytes()[:1000])
+    with pytest.raises(ModelFileError, match="make setup"):
+        copy.path("face_landmark")
+
+
+def test_missing_model_raises_error_naming_file_and_setup(store: ModelStore, tmp_path: Path) -> None:
+    copy = copy_store(store, tmp_path)
+    with pytest.raises(ModelFileError, match="make setup") as caught:
+        copy.path("pose_landmark")
+    assert str(tmp_path / MODELS["pose_landmark"]) in str(caught.value) and "missing" in str(caught.value)
+
+
+def test_missing_or_broken_manifest_raises(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="make setup") as caught:
+        ModelStore(tmp_path).path("pose_detection")
+    assert MANIFEST in str(caught.value)
+    (tmp_path / MANIFEST).write_text("{not json")
+    with pytest.raises(ModelFileError, match="unreadable manifest"):
+        ModelStore(tmp_path).info("pose_detection")
+
+
+def test_intact_copy_verifies(store: ModelStore, tmp_path: Path) -> None:
+    copy = copy_store(store, tmp_path, "face_landmark")
+    assert copy.path("face_landmark") == tmp_path / MODELS["face_landmark"]
+
+
+def test_unknown_model_name_lists_known_ones(store: ModelStore) -> None:
+    with pytest.raises(KeyError, match="pose_landmark"):
+        store.info("pose_landmark_heavy")
+
+
+def test_model_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(MODEL_DIR_ENV, raising=False)
+    assert resolve_model_dir() == Path(__file__).resolve().parents[1] / ".cache" / "models"
+    monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / "from_env"))
+    assert resolve_model_dir() == tmp_path / "from_env"
+    assert resolve_model_dir(tmp_path / "from_config") == tmp_path / "from_config"
+    assert ModelStore().directory == tmp_path / "from_env"
