@@ -2,7 +2,7 @@
 # Real footage for the demo, tests and benchmarks: OpenCV's example data from Debian's
 # opencv-doc package, downloaded (no root needed) and unpacked into DEST.
 set -euo pipefail
-dest=$1
+mkdir -p "$1"; dest=$(cd "$1" && pwd)
 files="messi5.jpg basketball1.png basketball2.png vtest.avi Megamind.avi"
 have_all() { for f in $files; do [ -s "$dest/$f" ] || return 1; done; }
 have_all && exit 0
