@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,10 +27,11 @@ _BUILTIN_PARAMETERS = {"use_sim_time", "start_type_description_service"}
 
 
 def _descriptor(config_cls: type, key: str) -> ParameterDescriptor:
-    node_cls, field = config_cls, None
+    """Accepted values of a (dotted) config key, shown by `ros2 param describe`."""
+    owner, field = config_cls, None
     for part in key.split("."):
-        field = {f.name: f for f in dataclasses.fields(node_cls)}[part]
-        node_cls = field.type if dataclasses.is_dataclass(field.type) else node_cls
+        field = {f.name: f for f in dataclasses.fields(owner)}[part]
+        owner = typing.get_type_hints(owner)[part]
     meta = field.metadata if field else {}
     if "choices" in meta:
         constraints = "one of " + " | ".join(meta["choices"])

@@ -1,0 +1,207 @@
+"""Retargeting configuration: node thresholds (config/pose_retarget.yaml) and robot descriptions
+(config/robots/<name>.yaml).  Every key is validated at start-up by teleop_common.config.
+
+No `from __future__ import annotations` here: node_support reads the field types at run time.
+"""
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from teleop_common.config import ConfigError, bounded, choice, from_mapping
+
+ROBOTS_DIR = Path(__file__).resolve().parents[2] / "config" / "robots"
+
+
+def _check_length(key: str, values: tuple, length: int) -> None:
+    if len(values) != length:
+        raise ConfigError(key, list(values), f"a list of {length} numbers")
+
+
+# ----------------------------------------------------------------------------------------------
+# Robot description (one YAML per robot).
+
+
+@dataclass
+class GripperJoints:
+    """Joints driven by one gripper; opening 0 maps to `closed`, 1 to `open` (joint units)."""
+
+    joints: tuple[str, ...] = ()
+    closed: tuple[float, ...] = ()
+    open: tuple[float, ...] = ()
+
+    def check(self) -> None:
+        _check_length("gripper.closed", self.closed, len(self.joints))
+        _check_length("gripper.open", self.open, len(self.joints))
+
+
+@dataclass
+class ArmConfig:
+    """One arm: its joints, frames, how the operator's arm lands on it, its gripper."""
+
+    name: str = "arm"
+    operator_side: str = choice("right", "left")   # which operator arm drives it (mirror swaps)
+    joints: tuple[str, ...] = ()
+    home: tuple[float, ...] = ()                   # rad; posture task target and start pose
+    max_velocity: tuple[float, ...] = ()           # rad/s per joint
+    base_frame: str = ""                           # body the arm is mounted on (fixed); frame of `anchor`
+    shoulder_frame: str = ""                       # body whose origin is the workspace centre
+    ee_frame: str = ""                             # site tracked by IK
+    ee_parent: str = ""                            # if set, the site is created on this body
+    ee_offset: tuple[float, ...] = (0.0, 0.0, 0.0)
+    anchor: tuple[float, ...] = (0.0, 0.0, 0.0)     # where the operator's shoulder lands (arm base frame)
+    reach: float = bounded(0.6, 0.05, 3.0)         # m; scale = reach / operator arm length
+    max_reach: float = bounded(0.8, 0.05, 3.0)     # m from the shoulder frame; targets are clamped
+    hand_to_ee_rpy: tuple[float, ...] = (0.0, 0.0, 0.0)
+    gripper: GripperJoints = field(default_factory=GripperJoints)
+
+    def check(self) -> None:
+        if not self.joints:
+            raise ConfigError(f"arms.{self.name}.joints", [], "a non-empty list of joint names")
+        _check_length(f"arms.{self.name}.home", self.home, len(self.joints))
+        _check_length(f"arms.{self.name}.max_velocity", self.max_velocity, len(self.joints))
+        for key in ("ee_offset", "anchor", "hand_to_ee_rpy"):
+            _check_length(f"arms.{self.name}.{key}", getattr(self, key), 3)
+        if not self.ee_frame:
+            raise ConfigError(f"arms.{self.name}.ee_frame", "", "a site name")
+
+
+@dataclass
+class GeomGroup:
+    """Named set of bodies whose geoms form one side of a watched collision pair."""
+
+    name: str = ""
+    bodies: tuple[str, ...] = ()
+
+
+@dataclass
+class RobotConfig:
+    name: str = ""
+    model: str = ""                       # 'package://<python package>/<path>' or a path next to the YAML
+    remove_bodies: tuple[str, ...] = ()    # scene props that are not part of the robot
+    base_frame: str = "world"             # frame of targets and of TeleopStatus
+    arms: tuple[ArmConfig, ...] = ()
+    geom_groups: tuple[GeomGroup, ...] = ()
+    collision_pairs: tuple[tuple[str, ...], ...] = ()   # pairs of geom group names (IK avoidance)
+    jacobian_length: float = bounded(0.2, 0.01, 5.0)   # m; makes the Jacobian condition unit-free
+    singularity_slow: float = bounded(150.0, 1.0)
+    singularity_stop: float = bounded(300.0, 1.0)
+
+    def check(self) -> None:
+        if not self.arms:
+            raise ConfigError("arms", [], "at least one arm")
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise ConfigError("arms", names, "unique arm names")
+        groups = {g.name for g in self.geom_groups}
+        for pair in self.collision_pairs:
+            if len(pair) != 2 or not set(pair) <= groups:
+                raise ConfigError("collision_pairs", list(pair), f"two names among {sorted(groups)}")
+        if self.singularity_stop <= self.singularity_slow:
+            raise ConfigError("singularity_stop", self.singularity_stop, "a number above singularity_slow")
+
+
+def load_robot_config(robot: str, robots_dir: str = "") -> RobotConfig:
+    """Robot by name (<robots_dir>/<name>.yaml) or by YAML path; a relative model path is made absolute."""
+    path = Path(robot) if robot.endswith((".yaml", ".yml")) else Path(robots_dir or ROBOTS_DIR) / f"{robot}.yaml"
+    if not path.is_file():
+        raise ConfigError("robot", robot, f"a robot name with a YAML in {robots_dir or ROBOTS_DIR}, or a YAML path")
+    values = yaml.safe_load(path.read_text()) or {}
+    model = str(values.get("model", ""))
+    if model and not model.startswith("package://"):
+        values["model"] = str((path.parent / model).resolve())
+    return from_mapping(RobotConfig, values)
+
+
+# ----------------------------------------------------------------------------------------------
+# Node thresholds (config/pose_retarget.yaml).
+
+
+@dataclass
+class OperatorConfig:
+    selection: str = choice("largest", "nearest", "track_id")
+    track_id: int = bounded(0, 0)                 # used when selection is track_id
+    lost_timeout_s: float = bounded(1.0, 0.0, 60.0)   # then another person may be chosen
+
+
+@dataclass
+class InputConfig:
+    stale_timeout_s: float = bounded(0.2, 0.001, 10.0)
+    min_confidence: float = bounded(0.5, 0.0, 1.0)
+    min_depth_m: float = bounded(0.1, 0.0)
+    max_depth_m: float = bounded(10.0, 0.0)
+    min_arm_length_m: float = bounded(0.3, 0.0)
+    max_arm_length_m: float = bounded(1.2, 0.0)
+    arm_length_window: int = bounded(30, 1, 10000)   # frames in the running median
+    min_hand_size_m: float = bounded(0.03, 0.0)      # wrist to middle_mcp
+    max_hand_size_m: float = bounded(0.25, 0.0)
+
+
+@dataclass
+class MappingConfig:
+    mounting_rpy: tuple[float, ...] = (-math.pi / 2, 0.0, math.pi)   # camera orientation in base frame
+    mirror: bool = False   # operator faces the robot: their right arm drives its left, reflected
+
+    def check(self) -> None:
+        _check_length("mapping.mounting_rpy", self.mounting_rpy, 3)
+
+
+@dataclass
+class IKConfig:
+    solver: str = choice("daqp")
+    iterations: int = bounded(1, 1, 20)          # differential IK steps per input frame
+    position_cost: float = bounded(1.0, 0.0)
+    orientation_cost: float = bounded(0.5, 0.0)
+    posture_cost: float = bounded(1e-3, 0.0)
+    lm_damping: float = bounded(1e-3, 0.0)
+    damping: float = bounded(1e-4, 0.0)
+    limit_gain: float = bounded(0.95, 0.01, 1.0)
+    collision_min_distance_m: float = bounded(0.01, -0.1, 0.5)
+    collision_detection_distance_m: float = bounded(0.05, 0.0, 1.0)
+    collision_gain: float = bounded(0.85, 0.01, 1.0)
+
+
+@dataclass
+class SafetyConfig:
+    max_joint_step_rad: float = bounded(0.1, 0.0)    # per cycle, any joint
+    penetration_m: float = bounded(0.002, 0.0)       # allowed depth of a new contact
+    tracking_tolerance_m: float = bounded(0.01, 0.0)
+    min_approach_speed_mps: float = bounded(0.015, 0.0)   # getting closer this fast counts as tracking
+    min_dt_s: float = bounded(0.002, 1e-4)
+    max_dt_s: float = bounded(0.1, 1e-4)
+
+
+@dataclass
+class EngageConfig:
+    mode: str = choice("near", "sync")   # near: refuse when far; sync: accept, then move there slowly
+    max_distance_m: float = bounded(0.08, 0.0)
+    max_angle_rad: float = bounded(0.6, 0.0, math.pi)
+    sync_speed_scale: float = bounded(0.25, 0.01, 1.0)
+
+
+@dataclass
+class GripperConfig:
+    closed_ratio: float = bounded(0.3, 0.0)    # pinch / hand size at which the gripper is closed
+    open_ratio: float = bounded(1.2, 0.0)      # ... and fully open
+    hysteresis: float = bounded(0.05, 0.0, 0.5)   # opening dead band
+    max_rate: float = bounded(3.0, 0.0)        # opening per second
+
+    def check(self) -> None:
+        if self.open_ratio <= self.closed_ratio:
+            raise ConfigError("gripper.open_ratio", self.open_ratio, "a number above gripper.closed_ratio")
+
+
+@dataclass
+class RetargetNodeConfig:
+    robot: str = "aloha"            # name in robots_dir, or a YAML path
+    robots_dir: str = ""            # '' = the repository's config/robots
+    sim_max_substeps: int = bounded(50, 1, 1000)
+    operator: OperatorConfig = field(default_factory=OperatorConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    mapping: MappingConfig = field(default_factory=MappingConfig)
+    ik: IKConfig = field(default_factory=IKConfig)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    engage: EngageConfig = field(default_factory=EngageConfig)
+    gripper: GripperConfig = field(default_factory=GripperConfig)

@@ -1,0 +1,121 @@
+"""ROS 2 node: operator poses in, checked robot commands out (thin wrapper around Retargeter).
+
+Per pose message: one Retargeter.step(), then the simulated robot advances and everything is
+published.  A timer holds the robot (status INPUT_STALE) when pose messages stop.  All callbacks
+share the node's default mutually exclusive group, so the core is never entered twice at once.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Header
+from std_srvs.srv import SetBool
+from trajectory_msgs.msg import JointTrajectory
+from visualization_msgs.msg import MarkerArray
+from whole_body_teleop.msg import TeleopStatus, WholeBodyPoseArray
+
+from pose_retarget import messages
+from pose_retarget.config import ROBOTS_DIR, RetargetNodeConfig, load_robot_config
+from pose_retarget.retargeter import Retargeter, RetargetResult
+from pose_retarget.robot import Robot
+from pose_retarget.safety_check import Reason
+from pose_retarget.sim import SimulatedRobot
+from teleop_common.node_support import STATE_QOS, Diagnostics, ErrorReporter, declare_config, run_node
+from teleop_common.pose_msgs import PoseMessageError, msg_to_frame, ns_to_stamp
+from teleop_common.stats import EventCounter, RollingStats
+
+
+def _robots_dir(configured: str) -> str:
+    """'' = the repository's config/robots, or else the installed package's share/ copy."""
+    if configured or ROBOTS_DIR.is_dir():
+        return configured
+    from ament_index_python.packages import get_package_share_directory
+
+    return str(Path(get_package_share_directory("whole_body_teleop")) / "config" / "robots")
+
+
+class PoseRetargetNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("pose_retarget", **kwargs)
+        self.config = declare_config(self, RetargetNodeConfig)
+        robot = Robot(load_robot_config(self.config.robot, _robots_dir(self.config.robots_dir)))
+        self.retargeter = Retargeter(self.config, robot)
+        self.robot = self.retargeter.robot
+        self.sim = SimulatedRobot(self.robot, self.config.sim_max_substeps)
+        self.counters = EventCounter()
+        self.report = ErrorReporter(self, self.counters)
+        self.step_ms = RollingStats()
+        self._last_input_ns = self._now_ns()
+
+        self.create_subscription(WholeBodyPoseArray, "poses", self._on_poses, STATE_QOS)
+        self.arm_pubs = {arm.name: self.create_publisher(JointTrajectory, f"{arm.name}/joint_trajectory", STATE_QOS)
+                         for arm in self.robot.arms}
+        self.gripper_pubs = {arm.name: self.create_publisher(JointTrajectory, f"{arm.name}/gripper/joint_trajectory",
+                                                             STATE_QOS) for arm in self.robot.arms}
+        self.joint_state_pub = self.create_publisher(JointState, "joint_states", STATE_QOS)
+        self.status_pub = self.create_publisher(TeleopStatus, "teleop_status", STATE_QOS)
+        self.marker_pub = self.create_publisher(MarkerArray, "retarget_markers", STATE_QOS)
+        self.create_service(SetBool, "~/engage", self._on_engage)
+        self.create_timer(self.config.input.stale_timeout_s / 2.0, self._watchdog)
+        self.diagnostics = Diagnostics(self, "retargeting", self._figures, self.counters)
+        self.get_logger().info(f"robot '{self.robot.name}' with arms {[a.name for a in self.robot.arms]}; "
+                               "disengaged until ~/engage")
+
+    def _now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def _figures(self) -> dict[str, Any]:
+        return {"input_rate_hz": self.step_ms.rate_hz(), "step_ms_p50": self.step_ms.percentile(50),
+                "step_ms_p99": self.step_ms.percentile(99), "engaged": self.retargeter.engaged,
+                "robot": self.robot.name}
+
+    def _on_poses(self, msg: WholeBodyPoseArray) -> None:
+        now = self._now_ns()
+        self._last_input_ns = now
+        try:
+            frame = msg_to_frame(msg)
+        except PoseMessageError as error:
+            self.report("bad_pose_message", str(error))
+            self._publish(self.retargeter.hold(now, Reason.INPUT_INVALID, str(error)))
+            return
+        started = time.perf_counter()
+        result = self.retargeter.step(frame, now)
+        self.step_ms.add((time.perf_counter() - started) * 1e3, time.monotonic())
+        self.counters["frames"] += 1
+        self._publish(result)
+
+    def _watchdog(self) -> None:
+        now = self._now_ns()
+        if (now - self._last_input_ns) * 1e-9 > self.config.input.stale_timeout_s:
+            self._publish(self.retargeter.hold(now))
+
+    def _on_engage(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        response.success, response.message = self.retargeter.engage(bool(request.data), self._now_ns())
+        self.get_logger().info(f"engage({request.data}): {response.message}")
+        return response
+
+    def _publish(self, result: RetargetResult) -> None:
+        for arm in result.arms:
+            if arm.held:
+                self.counters[f"hold.{arm.reason.name}"] += 1
+            if arm.detail:
+                self.get_logger().info(f"{arm.name} holds: {arm.detail}", throttle_duration_sec=5.0)
+            if result.engaged:
+                self.arm_pubs[arm.name].publish(messages.trajectory(arm.joint_names, arm.positions, result.dt))
+                self.gripper_pubs[arm.name].publish(
+                    messages.trajectory(arm.gripper_joint_names, arm.gripper_positions, result.dt))
+        self.sim.advance(result.command, result.dt)
+        self.joint_state_pub.publish(messages.joint_state(self.get_clock().now().to_msg(), self.sim.joint_names,
+                                                          self.sim.positions, self.sim.velocities))
+        # Stamped like the pose message it answers (or the time of a hold), in the robot's base frame.
+        header = Header(stamp=ns_to_stamp(result.stamp_ns), frame_id=self.robot.config.base_frame)
+        self.status_pub.publish(messages.status(header, result))
+        self.marker_pub.publish(messages.markers(header, result))
+
+
+def main(args: list[str] | None = None) -> None:
+    run_node(PoseRetargetNode, args)

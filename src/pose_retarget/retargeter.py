@@ -1,0 +1,212 @@
+"""The retargeting core the node calls once per pose frame (no ROS).
+
+step(): pick the operator, map each arm to an end-effector target, solve IK for the arms that
+may move, check the result in MuJoCo, and return the commanded configuration with a status per
+arm.  Anything wrong (stale or bad input, infeasible IK, failed check) holds the last safe
+configuration.  Commands move only while engaged; engaging needs the robot near the operator's
+mapped pose ('near') or moves it there at reduced speed ('sync').
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from pose_retarget.config import RetargetNodeConfig, load_robot_config
+from pose_retarget.gripper import GripperFilter
+from pose_retarget.ik import ArmIK
+from pose_retarget.mapping import ArmTarget, InputInvalid, Mapper
+from pose_retarget.operator import OperatorSelector
+from pose_retarget.robot import Arm, Robot
+from pose_retarget.safety_check import MujocoCheck, Reason, Verdict
+from teleop_common.pose import PoseFrame
+
+
+@dataclass
+class ArmResult:
+    name: str
+    joint_names: tuple[str, ...]
+    positions: np.ndarray               # commanded arm joint positions
+    gripper_joint_names: tuple[str, ...]
+    gripper_positions: np.ndarray
+    gripper_opening: float              # [0, 1], 0 closed
+    reason: Reason
+    held: bool                          # True when the arm did not move this cycle
+    tracking_error: float               # m; NaN without a target
+    target_position: np.ndarray | None  # robot base frame
+    target_quaternion: np.ndarray | None  # w, x, y, z, robot base frame
+    detail: str = ""                    # why the input was rejected, if it was
+
+
+@dataclass
+class RetargetResult:
+    stamp_ns: int
+    engaged: bool
+    operator_track_id: int
+    arms: list[ArmResult]
+    command: np.ndarray                 # full commanded configuration (qpos layout)
+    dt: float                           # s since the previous step (clamped), for the simulation
+
+
+def _quaternion(rotation: np.ndarray) -> np.ndarray:
+    quaternion = np.zeros(4)
+    mujoco.mju_mat2Quat(quaternion, np.ascontiguousarray(rotation).reshape(9))
+    return quaternion
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.arccos(np.clip((np.trace(a.T @ b) - 1.0) / 2.0, -1.0, 1.0)))
+
+
+class Retargeter:
+    def __init__(self, config: RetargetNodeConfig, robot: Robot | None = None) -> None:
+        self.config = config
+        self.robot = robot or Robot(load_robot_config(config.robot, config.robots_dir))
+        self.selector = OperatorSelector(config.operator)
+        self.mapper = Mapper(self.robot, config.mapping, config.input)
+        self.ik = ArmIK(self.robot, config.ik)
+        self.check = MujocoCheck(self.robot, config.safety, config.ik.collision_min_distance_m)
+        self.grippers = {arm.name: GripperFilter(config.gripper) for arm in self.robot.arms}
+        self.q = self.robot.home.copy()        # last safe commanded configuration
+        self.engaged = False
+        self.syncing = False
+        self._targets: dict[str, ArmTarget] = {}
+        self._targets_stamp_ns = 0
+        self._last_now_ns: int | None = None
+        self._last_stamp_ns: int | None = None
+
+    # -- engagement ------------------------------------------------------------------------------
+
+    def _distances(self) -> dict[str, tuple[float, float]]:
+        """Position (m) and orientation (rad) distance of each end effector to its target."""
+        distances = {}
+        for arm in self.robot.arms:
+            target = self._targets.get(arm.name)
+            if target is not None:
+                position, rotation = self.check.ee_pose(arm)
+                distances[arm.name] = (float(np.linalg.norm(position - target.position)),
+                                       _angle(rotation, target.rotation))
+        return distances
+
+    def _near(self) -> bool:
+        e = self.config.engage
+        return all(d <= e.max_distance_m and a <= e.max_angle_rad for d, a in self._distances().values())
+
+    def engage(self, enable: bool, now_ns: int) -> tuple[bool, str]:
+        """Engage (start commanding) or disengage; refuses when the operator's pose is unknown or far."""
+        if not enable:
+            self.engaged = self.syncing = False
+            return True, "disengaged"
+        if self.engaged:
+            return True, "already engaged"
+        fresh = (now_ns - self._targets_stamp_ns) * 1e-9 <= self.config.input.stale_timeout_s
+        missing = [arm.name for arm in self.robot.arms if arm.name not in self._targets]
+        if not fresh or missing:
+            return False, f"no fresh operator pose for arm(s) {', '.join(missing) or 'all'}"
+        if self._near():
+            self.engaged, self.syncing = True, False
+            return True, "engaged"
+        far = "; ".join(f"{name} {d:.3f} m {np.degrees(a):.0f} deg" for name, (d, a) in self._distances().items())
+        if self.config.engage.mode == "sync":
+            self.engaged, self.syncing = True, True
+            return True, f"engaged; moving slowly to the operator's pose ({far})"
+        return False, f"robot is far from the operator's pose ({far}); match it and retry"
+
+    # -- one cycle --------------------------------------------------------------------------------
+
+    def _dt(self, now_ns: int) -> float:
+        s = self.config.safety
+        dt = s.max_dt_s if self._last_now_ns is None else (now_ns - self._last_now_ns) * 1e-9
+        self._last_now_ns = now_ns
+        return float(np.clip(dt, s.min_dt_s, s.max_dt_s))
+
+    def _read_input(self, frame: PoseFrame, now_ns: int) -> tuple[dict[str, ArmTarget], dict[str, tuple[Reason, str]]]:
+        """Targets of the arms with valid input, and the reason of the others."""
+        stale = (now_ns - frame.stamp_ns) * 1e-9 > self.config.input.stale_timeout_s or \
+            (self._last_stamp_ns is not None and frame.stamp_ns <= self._last_stamp_ns)
+        if stale:
+            return {}, {arm.name: (Reason.INPUT_STALE, "input is stale") for arm in self.robot.arms}
+        self._last_stamp_ns = frame.stamp_ns
+        previous = self.selector.track_id
+        person = self.selector.select(frame.poses, frame.stamp_ns)
+        if self.selector.track_id != previous:
+            self.mapper.reset()
+            if previous is not None:
+                self.engaged = self.syncing = False     # never carry an engagement over to someone else
+        if person is None:
+            return {}, {arm.name: (Reason.INPUT_INVALID, "no operator in view") for arm in self.robot.arms}
+        targets, problems = {}, {}
+        for arm in self.robot.arms:
+            try:
+                targets[arm.name] = self.mapper.map_arm(person, arm, self.robot.shoulders[arm.name])
+            except InputInvalid as error:
+                problems[arm.name] = (Reason.INPUT_INVALID, str(error))
+        return targets, problems
+
+    def step(self, frame: PoseFrame, now_ns: int) -> RetargetResult:
+        dt = self._dt(now_ns)
+        targets, problems = self._read_input(frame, now_ns)
+        if targets:
+            self._targets, self._targets_stamp_ns = targets, frame.stamp_ns
+        verdicts: dict[str, Verdict] = {}
+        if self.engaged and targets:
+            scale = self.config.engage.sync_speed_scale if self.syncing else 1.0
+            for name, target in targets.items():
+                self.grippers[name].update(target.pinch_ratio, dt)
+            verdicts = self._move(targets, dt, scale)
+            if self.syncing and len(targets) == len(self.robot.arms) and self._near():
+                self.syncing = False
+        return self._result(frame.stamp_ns, dt, targets, problems, verdicts)
+
+    def hold(self, now_ns: int, reason: Reason = Reason.INPUT_STALE, detail: str = "no pose input") -> RetargetResult:
+        """A cycle without usable input (none arrived, or it could not be read): every arm holds."""
+        dt = self._dt(now_ns)
+        return self._result(now_ns, dt, {}, {arm.name: (reason, detail) for arm in self.robot.arms}, {})
+
+    def _move(self, targets: dict[str, ArmTarget], dt: float, scale: float) -> dict[str, Verdict]:
+        arms = [arm for arm in self.robot.arms if arm.name in targets]
+        start = self.q.copy()      # IK sees the new gripper opening, so avoidance accounts for the fingers
+        for arm in arms:
+            start[arm.gripper_qpos] = arm.gripper_positions(self.grippers[arm.name].opening)
+        candidate = self.ik.solve(start, {n: (t.position, t.rotation) for n, t in targets.items()}, dt * scale)
+        if candidate is None:     # infeasible QP: hold, and say what blocks each arm
+            verdicts = {arm.name: Verdict(self.check.blocked_reason(arm, self.q), True,
+                                          float(np.linalg.norm(self.check.ee_pose(arm)[0] - targets[arm.name].position)))
+                        for arm in arms}
+        else:
+            self.q, verdicts = self.check.evaluate(self.q, candidate, targets, dt, scale)
+        for arm in self.robot.arms:        # a held arm keeps its gripper too
+            if arm.name in verdicts and verdicts[arm.name].held:
+                self.grippers[arm.name].hold_at(self._opening_of(arm))
+        return verdicts
+
+    def _opening_of(self, arm: Arm) -> float:
+        span = arm.gripper_open - arm.gripper_closed
+        return float(np.mean((self.q[arm.gripper_qpos] - arm.gripper_closed) / span))
+
+    def _result(self, stamp_ns: int, dt: float, targets: dict[str, ArmTarget],
+                problems: dict[str, tuple[Reason, str]], verdicts: dict[str, Verdict]) -> RetargetResult:
+        arms = []
+        for arm in self.robot.arms:
+            target = targets.get(arm.name)
+            reason, detail = problems.get(arm.name, (Reason.OK, ""))
+            held, error = True, float("nan")
+            position = quaternion = None
+            if target is not None:
+                verdict = verdicts.get(arm.name)
+                error = verdict.tracking_error if verdict else float(
+                    np.linalg.norm(self.check.ee_pose(arm)[0] - target.position))
+                if verdict:
+                    reason, held = verdict.reason, verdict.held
+                elif target.clamped:
+                    reason = Reason.OUT_OF_REACH
+                base_position, base_rotation = self.robot.to_base(target.position, target.rotation)
+                position, quaternion = base_position, _quaternion(base_rotation)
+            arms.append(ArmResult(
+                name=arm.name, joint_names=arm.joint_names, positions=self.q[arm.qpos].copy(),
+                gripper_joint_names=arm.gripper_joint_names, gripper_positions=self.q[arm.gripper_qpos].copy(),
+                gripper_opening=self._opening_of(arm), reason=reason, held=held, tracking_error=error,
+                target_position=position, target_quaternion=quaternion, detail=detail))
+        return RetargetResult(stamp_ns=stamp_ns, engaged=self.engaged, operator_track_id=self.selector.track_id or 0,
+                              arms=arms, command=self.q.copy(), dt=dt)

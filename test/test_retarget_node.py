@@ -1,0 +1,140 @@
+"""pose_retarget_node over real DDS: pose messages in, joint commands, simulated joint states,
+status and markers out; engage service; stale and malformed input hold the robot."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rclpy
+from conftest import spin_until
+from sensor_msgs.msg import JointState
+from std_srvs.srv import SetBool
+from trajectory_msgs.msg import JointTrajectory
+from visualization_msgs.msg import Marker, MarkerArray
+from whole_body_teleop.msg import ArmStatus, TeleopStatus, WholeBodyPoseArray
+
+from pose_retarget.safety_check import Reason
+from pose_retarget.synthetic import SyntheticOperator, end_effector_poses, reachable_trajectory
+from teleop_common.config import flatten, load
+from teleop_common.node_support import STATE_QOS
+from teleop_common.pose_msgs import frame_to_msg
+from teleop_session.graph import CONFIG_DIR, POSE_RETARGET
+
+
+def test_reason_codes_mirror_the_message() -> None:
+    constants = {name: value for name, value in vars(ArmStatus).items() if name.isupper() and isinstance(value, int)}
+    assert {r.name: r.value for r in Reason} == constants
+
+
+@pytest.fixture
+def retarget_node(ros_node):
+    from pose_retarget.node import PoseRetargetNode
+
+    context = ros_node("anchor").context
+    values = flatten(load(POSE_RETARGET.load_config_class(), CONFIG_DIR / POSE_RETARGET.config_file))
+    node = PoseRetargetNode(context=context,
+                            parameter_overrides=[rclpy.parameter.Parameter(k, value=v) for k, v in values.items()])
+    yield node
+    node.destroy_node()
+
+
+class Client:
+    """The test's side of the graph: publishes poses, records everything the node sends."""
+
+    def __init__(self, node, retarget_node) -> None:
+        self.node, self.nodes = node, [node, retarget_node]
+        self.robot = retarget_node.robot
+        config = retarget_node.config
+        self.operator = SyntheticOperator(self.robot, config.mapping, config.gripper)
+        self.publisher = node.create_publisher(WholeBodyPoseArray, "poses", STATE_QOS)
+        self.received: dict[str, list] = {"status": [], "joint_states": [], "markers": []}
+        node.create_subscription(TeleopStatus, "teleop_status", self.received["status"].append, STATE_QOS)
+        node.create_subscription(JointState, "joint_states", self.received["joint_states"].append, STATE_QOS)
+        node.create_subscription(MarkerArray, "retarget_markers", self.received["markers"].append, STATE_QOS)
+        for arm in self.robot.arms:
+            for topic in (f"{arm.name}/joint_trajectory", f"{arm.name}/gripper/joint_trajectory"):
+                self.received[topic] = []
+                node.create_subscription(JointTrajectory, topic, self.received[topic].append, STATE_QOS)
+        self.engage_client = node.create_client(SetBool, "/pose_retarget/engage")
+
+    def publish(self, q: np.ndarray) -> int:
+        stamp = self.node.get_clock().now().nanoseconds
+        self.publisher.publish(frame_to_msg(self.operator.frame(q, stamp)))
+        return stamp
+
+    def send(self, q: np.ndarray, frames: int = 1) -> None:
+        """Publish `frames` frames at ~30 Hz and wait until each is answered with a status."""
+        for _ in range(frames):
+            stamp = self.publish(q)
+            answered = lambda: any(rclpy.time.Time.from_msg(s.header.stamp).nanoseconds == stamp
+                                   for s in self.received["status"][-5:])
+            assert spin_until(self.nodes, answered, timeout_s=10), "no status for a pose message"
+            spin_until(self.nodes, lambda: False, timeout_s=0.02)
+
+    def engage(self, on: bool) -> SetBool.Response:
+        assert self.engage_client.wait_for_service(timeout_sec=10)
+        future = self.engage_client.call_async(SetBool.Request(data=on))
+        assert spin_until(self.nodes, future.done, timeout_s=10)
+        return future.result()
+
+
+def test_poses_in_checked_commands_out(ros_node, retarget_node):
+    client = Client(ros_node("operator"), retarget_node)
+    robot = client.robot
+    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+
+    # Disengaged: status and simulated joint states, but no commands.
+    client.send(robot.home, frames=5)
+    status = client.received["status"][-1]
+    assert not status.engaged and status.header.frame_id == robot.config.base_frame
+    assert [a.reason for a in status.arms] == [ArmStatus.OK] * len(robot.arms)
+    assert not client.received["left/joint_trajectory"]
+    assert client.received["joint_states"][-1].name == [n for a in robot.arms for n in (*a.joint_names, *a.gripper_joint_names)]
+    assert client.received["markers"][-1].markers[0].action == Marker.ADD
+
+    response = client.engage(True)
+    assert response.success, response.message
+
+    # Engaged: follow a reachable trajectory; the last command must reach the last pose.
+    trajectory = reachable_trajectory(robot, client.operator, frames=45, fps=30.0, seed=5)
+    for q in trajectory:
+        client.send(q)
+    client.send(trajectory[-1], frames=3)
+    status = client.received["status"][-1]
+    assert status.engaged and [a.reason for a in status.arms] == [ArmStatus.OK] * len(robot.arms)
+    command = robot.home.copy()
+    for arm in robot.arms:
+        message = client.received[f"{arm.name}/joint_trajectory"][-1]
+        assert tuple(message.joint_names) == arm.joint_names and len(message.points) == 1
+        command[arm.qpos] = message.points[0].positions
+        gripper = client.received[f"{arm.name}/gripper/joint_trajectory"][-1]
+        assert tuple(gripper.joint_names) == arm.gripper_joint_names
+        command[arm.gripper_qpos] = gripper.points[0].positions
+    reached, wanted = end_effector_poses(robot, command), end_effector_poses(robot, trajectory[-1])
+    for name in wanted:
+        assert np.linalg.norm(reached[name][0] - wanted[name][0]) < 0.005
+    assert max(a.tracking_error for a in status.arms) < 0.005
+
+    # The simulated robot moved with the commands.
+    sim = client.received["joint_states"][-1]
+    assert np.abs(np.array(sim.position) - robot.home[np.r_[[i for a in robot.arms for i in (*a.qpos, *a.gripper_qpos)]]]).max() > 0.05
+
+    # Malformed input: counted, the arms hold, the node keeps serving.
+    bad = frame_to_msg(client.operator.frame(trajectory[-1], client.node.get_clock().now().nanoseconds))
+    bad.poses[0].layout = "some_other_layout"
+    client.publisher.publish(bad)
+    assert spin_until(client.nodes, lambda: client.received["status"][-1].arms[0].reason == ArmStatus.INPUT_INVALID,
+                      timeout_s=10)
+    client.send(trajectory[-1], frames=2)
+    assert client.received["status"][-1].arms[0].reason == ArmStatus.OK
+
+    # Input stops: the watchdog reports stale input while the robot holds.
+    commands_before = len(client.received["left/joint_trajectory"])
+    last = client.received["left/joint_trajectory"][-1].points[0].positions
+    assert spin_until(client.nodes, lambda: client.received["status"][-1].arms[0].reason == ArmStatus.INPUT_STALE,
+                      timeout_s=5)
+    held = client.received["left/joint_trajectory"][commands_before:]
+    assert all(list(m.points[0].positions) == list(last) for m in held)
+
+    assert client.engage(False).success
+    client.send(trajectory[-1], frames=2)
+    assert not client.received["status"][-1].engaged

@@ -1,0 +1,298 @@
+"""Unsafe targets and bad input: blocked, clamped or held, never a jump or a crash (real MuJoCo
+models, real mink IK), for both robot shapes.  Penetration is measured independently."""
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from pose_retarget.config import RetargetNodeConfig
+from pose_retarget.ik import ArmIK
+from pose_retarget.mapping import ArmTarget
+from pose_retarget.retargeter import Retargeter
+from pose_retarget.safety_check import Reason
+from pose_retarget.synthetic import SyntheticOperator, end_effector_poses
+from teleop_common.layout import BODY, PARTS, Part
+from teleop_common.pose import PoseFrame
+
+FPS = 30.0
+START_NS = 5_000_000_000
+LATENCY_NS = 15_000_000
+PENETRATION = RetargetNodeConfig().safety.penetration_m
+ROBOTS = ["aloha", "arm7"]
+
+
+def stamp(k: int) -> int:
+    return START_NS + int(k / FPS * 1e9)
+
+
+class Session:
+    """An engaged retargeter at home, and an operator to pose it."""
+
+    def __init__(self, robot: str) -> None:
+        config = RetargetNodeConfig(robot=robot)
+        self.retargeter = Retargeter(config)
+        self.robot = self.retargeter.robot
+        self.arm = self.robot.arms[0]              # the arm the tests move ('left' on ALOHA)
+        self.operator = SyntheticOperator(self.robot, config.mapping, config.gripper)
+        self.home_poses = end_effector_poses(self.robot, self.robot.home)
+        self.k = 0
+        self.step(self.home_poses)
+        assert self.retargeter.engage(True, stamp(0) + LATENCY_NS)[0]
+
+    def frame(self, poses=None, people=None) -> PoseFrame:
+        people = [self.operator.person_pose(poses)] if people is None else people
+        return PoseFrame(stamp_ns=stamp(self.k), frame_id="camera", poses=people)
+
+    def step(self, poses=None, people=None, frame: PoseFrame | None = None):
+        frame = frame or self.frame(poses, people)
+        result = self.retargeter.step(frame, stamp(self.k) + LATENCY_NS)
+        self.k += 1
+        return result
+
+    def moved(self, position: np.ndarray) -> dict:
+        """Home poses, with the first arm's target at `position` (home orientation)."""
+        return dict(self.home_poses, **{self.arm.name: (position, self.home_poses[self.arm.name][1])})
+
+
+def penetration(robot, q: np.ndarray) -> float:
+    """Deepest contact of the configuration, contacts inside one gripper excepted."""
+    data = mujoco.MjData(robot.model)
+    data.qpos[:] = q
+    mujoco.mj_forward(robot.model, data)
+    depth = 0.0
+    for contact in data.contact[: data.ncon]:
+        if not any(contact.geom1 in arm.gripper_geoms and contact.geom2 in arm.gripper_geoms for arm in robot.arms):
+            depth = max(depth, -contact.dist)
+    return depth
+
+
+def hold_target(session: Session, position: np.ndarray, frames: int):
+    results = []
+    for _ in range(frames):
+        results.append(session.step(session.moved(position)))
+        assert penetration(session.robot, results[-1].command) <= PENETRATION
+    return results
+
+
+# Into the table top (z = 0), chosen within the operator's reach for each robot.
+TABLE_TARGETS = {"aloha": [0.0, 0.0, -0.04], "arm7": [0.0, -0.09, -0.03]}
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_target_inside_the_table_is_blocked(robot: str) -> None:
+    session = Session(robot)
+    start = session.home_poses[session.arm.name][0]
+    results = hold_target(session, start * [1, 1, 0] + TABLE_TARGETS[robot], frames=90)
+    assert results[-1].arms[0].reason == Reason.COLLISION
+    reached = end_effector_poses(session.robot, results[-1].command)[session.arm.name][0]
+    assert 0.0 < reached[2] < start[2] - 0.15                    # it went down, and stopped above the table
+    assert all(a.reason == Reason.OK for r in results for a in r.arms[1:])
+
+
+def test_target_inside_the_other_arm_is_blocked() -> None:
+    session = Session("aloha")
+    right_tcp = session.home_poses["right"][0]
+    results = hold_target(session, right_tcp, frames=90)
+    assert results[-1].arms[0].reason == Reason.COLLISION
+    reached = end_effector_poses(session.robot, results[-1].command)
+    assert np.linalg.norm(reached["left"][0] - session.home_poses["left"][0]) > 0.15   # it went there ...
+    data = mujoco.MjData(session.robot.model)                                          # ... and stopped short
+    data.qpos[:] = results[-1].command
+    mujoco.mj_kinematics(session.robot.model, data)
+    left, right = session.robot.arms
+    gap = min(mujoco.mj_geomDistance(session.robot.model, data, a, b, 1.0, None)
+              for a in left.geoms for b in right.geoms
+              if session.robot.model.geom_contype[a] and session.robot.model.geom_contype[b])
+    assert gap > 0.003
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_unreachable_target_is_clamped_not_held(robot: str) -> None:
+    session = Session(robot)
+    arm = session.arm
+    shoulder = session.robot.shoulders[arm.name]
+    anchor = session.robot.anchors[arm.name]
+    away = (anchor - shoulder) / np.linalg.norm(anchor - shoulder)
+    target = anchor + 0.98 * arm.config.reach * away          # the operator can point there, the arm cannot reach
+    assert np.linalg.norm(target - shoulder) > arm.config.max_reach + 0.3
+    results = hold_target(session, target, frames=90)
+    first = results[0].arms[0]
+    assert first.reason == Reason.OUT_OF_REACH and not first.held
+    assert all(r.arms[0].reason in (Reason.OUT_OF_REACH, Reason.SINGULARITY) for r in results)
+    reached = end_effector_poses(session.robot, results[-1].command)[arm.name][0]
+    assert np.linalg.norm(reached - shoulder) <= arm.config.max_reach + 1e-3
+    assert np.linalg.norm(reached - target) < np.linalg.norm(session.home_poses[arm.name][0] - target) - 0.1
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_stale_and_repeated_frames_hold(robot: str) -> None:
+    session = Session(robot)
+    moved = session.moved(session.home_poses[session.arm.name][0] + [0.0, 0.03, 0.0])
+    before = session.step(moved).command
+    used = stamp(session.k - 1)
+    old = session.frame(moved)
+    old.stamp_ns -= 300_000_000                            # 0.3 s old > stale_timeout_s
+    result = session.step(frame=old)
+    assert all(a.reason == Reason.INPUT_STALE and a.held for a in result.arms)
+    np.testing.assert_array_equal(result.command, before)
+    repeated = session.frame(moved)
+    repeated.stamp_ns = used                               # same stamp as the last frame used
+    assert session.step(frame=repeated).arms[0].reason == Reason.INPUT_STALE
+    result = session.step(moved)
+    assert result.arms[0].reason == Reason.OK and not result.arms[0].held
+
+
+def spoiled(session: Session, case: str) -> list:
+    person = session.operator.person_pose(session.home_poses)
+    if case == "empty":
+        return []
+    if case == "all_nan":
+        person.points[:] = np.nan
+        person.confidence[:] = 0.0
+    elif case == "inf_wrist":
+        person.points[BODY["left_wrist"]] = person.points[BODY["right_wrist"]] = [np.inf, 0.0, 1.0]
+    elif case == "right_hidden":                  # half visible: the person's right side is cut off
+        hand = PARTS[Part.RIGHT_HAND]
+        for index in [BODY[n] for n in BODY if n.startswith("right_")] + list(range(hand.start, hand.start + hand.size)):
+            person.points[index] = np.nan
+            person.confidence[index] = 0.0
+    elif case == "low_confidence":
+        person.confidence[:] = 0.2
+    elif case == "out_of_range":
+        person.points[:, 2] += 100.0
+    return [person]
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+@pytest.mark.parametrize("case", ["empty", "all_nan", "inf_wrist", "right_hidden", "low_confidence", "out_of_range"])
+def test_bad_input_holds_without_crashing(robot: str, case: str) -> None:
+    session = Session(robot)
+    before = session.step(session.home_poses).command
+    result = session.step(people=spoiled(session, case))
+    for arm_result, arm in zip(result.arms, session.robot.arms):
+        expected_invalid = case != "right_hidden" or arm.config.operator_side == "right"
+        if expected_invalid:
+            assert arm_result.reason == Reason.INPUT_INVALID and arm_result.held and arm_result.detail
+            np.testing.assert_array_equal(result.command[arm.qpos], before[arm.qpos])
+        else:                                     # the visible arm keeps working
+            assert arm_result.reason == Reason.OK
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_no_jump_after_input_returns_far_away(robot: str) -> None:
+    session = Session(robot)
+    far = session.moved(session.home_poses[session.arm.name][0] + [0.1, 0.1, -0.1])
+    for _ in range(10):
+        session.step(people=[])                           # operator gone for a third of a second
+    previous = session.retargeter.q.copy()
+    for _ in range(30):
+        result = session.step(far)
+        assert np.abs(result.command - previous).max() <= session.retargeter.config.safety.max_joint_step_rad + 1e-9
+        previous = result.command
+    assert result.arms[0].tracking_error < 0.01
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_infeasible_ik_holds_the_last_safe_configuration(robot: str) -> None:
+    session = Session(robot)
+    arm = session.arm
+    outside = session.robot.home.copy()
+    outside[arm.qpos[1]] = arm.lower[1] - 0.1             # a state the limits cannot be met from in one step
+    ik = ArmIK(session.robot, session.retargeter.config.ik)
+    assert ik.solve(outside, {arm.name: session.home_poses[arm.name]}, dt=0.002) is None
+    session.retargeter.q = outside.copy()
+    frame = session.frame(session.home_poses)
+    result = session.retargeter.step(frame, stamp(session.k - 1) + LATENCY_NS + 1_000_000)  # 1 ms after the last step
+    assert result.arms[0].held and result.arms[0].reason == Reason.JOINT_LIMIT
+    np.testing.assert_array_equal(result.command, outside)
+
+
+# --- the MuJoCo check on its own (candidates that the IK would not produce) -------------------------
+
+
+def target_at(robot, arm, q: np.ndarray) -> dict[str, ArmTarget]:
+    position, rotation = end_effector_poses(robot, q)[arm.name]
+    return {arm.name: ArmTarget(position, rotation, 1.0, False)}
+
+
+TIP_FORWARD = {"aloha": (1, +0.005), "arm7": (1, -0.005)}     # (joint index, step) that lowers the gripper
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_check_holds_a_candidate_that_penetrates_the_table(robot: str) -> None:
+    session = Session(robot)
+    check, model, arm = session.retargeter.check, session.robot, session.arm
+    joint, step = TIP_FORWARD[robot]
+    q = model.home.copy()
+    while penetration(model, q) <= PENETRATION:           # tip the arm forward until it digs in
+        previous = q.copy()
+        q[arm.qpos[joint]] += step
+    check.reset(previous)
+    commanded, verdicts = check.evaluate(previous, q, target_at(model, arm, q), dt=0.1)
+    assert verdicts[arm.name].reason == Reason.COLLISION and verdicts[arm.name].held
+    np.testing.assert_array_equal(commanded, previous)
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_check_holds_joint_limit_and_speed_violations(robot: str) -> None:
+    session = Session(robot)
+    check, model, arm = session.retargeter.check, session.robot, session.arm
+    current = model.home.copy()
+    current[arm.qpos[2]] = arm.upper[2] - 0.005
+    check.reset(current)
+    beyond = current.copy()
+    beyond[arm.qpos[2]] = arm.upper[2] + 0.02
+    commanded, verdicts = check.evaluate(current, beyond, target_at(model, arm, beyond), dt=0.1)
+    assert verdicts[arm.name].reason == Reason.JOINT_LIMIT and verdicts[arm.name].held
+    np.testing.assert_array_equal(commanded, current)
+    fast = model.home.copy()
+    fast[arm.qpos[0]] += 0.09                              # 9 rad/s over 10 ms; the limit is 2 rad/s
+    check.reset(model.home)
+    commanded, verdicts = check.evaluate(model.home, fast, target_at(model, arm, fast), dt=0.01)
+    assert verdicts[arm.name].reason == Reason.JOINT_LIMIT and verdicts[arm.name].held
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_check_limits_the_step_per_cycle(robot: str) -> None:
+    session = Session(robot)
+    check, model, arm = session.retargeter.check, session.robot, session.arm
+    big = model.home.copy()
+    big[arm.qpos[0]] += 0.5
+    commanded, verdicts = check.evaluate(model.home, big, target_at(model, arm, big), dt=0.1)
+    assert not verdicts[arm.name].held and verdicts[arm.name].reason == Reason.OK     # moving towards it
+    assert commanded[arm.qpos[0]] - model.home[arm.qpos[0]] == pytest.approx(0.1)
+
+
+# (joint index whose zero is singular, angle before / after slowing down, before / after stopping)
+SINGULAR = {"aloha": (4, (-0.2, -0.1), (-0.08, -0.04)),        # wrist_angle: forearm_roll and wrist_rotate align
+            "arm7": (3, (-0.3, -0.2), (-0.15, -0.08))}         # elbow stretched
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_singularity_slows_down_then_stops(robot: str) -> None:
+    session = Session(robot)
+    check, model, arm = session.retargeter.check, session.robot, session.arm
+    joint, (start, nearer), (close, singular) = SINGULAR[robot]
+
+    def at(angle: float) -> np.ndarray:
+        q = model.home.copy()
+        q[arm.qpos[joint]] = angle
+        return q
+
+    check.reset(at(nearer))
+    assert model.config.singularity_slow < check.condition(arm) < model.config.singularity_stop
+    check.reset(at(start))
+    commanded, verdicts = check.evaluate(at(start), at(nearer), target_at(model, arm, at(nearer)), dt=0.1)
+    assert verdicts[arm.name].reason == Reason.SINGULARITY and not verdicts[arm.name].held
+    assert start < commanded[arm.qpos[joint]] < nearer                  # slowed down
+    check.reset(at(singular))
+    assert check.condition(arm) > model.config.singularity_stop
+    check.reset(at(close))
+    commanded, verdicts = check.evaluate(at(close), at(singular), target_at(model, arm, at(singular)), dt=0.1)
+    assert verdicts[arm.name].reason == Reason.SINGULARITY and verdicts[arm.name].held
+    np.testing.assert_array_equal(commanded, at(close))
+    check.reset(at(singular))                                          # moving away is allowed
+    commanded, verdicts = check.evaluate(at(singular), at(close), target_at(model, arm, at(close)), dt=0.1)
+    assert verdicts[arm.name].reason == Reason.OK
+    np.testing.assert_array_equal(commanded, at(close))

@@ -1,0 +1,142 @@
+"""Known-answer tracking: operator trajectories generated from the robot's own reachable poses
+(real MuJoCo model, real mink IK, real check) must be followed; engagement rules hold."""
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from pose_retarget.config import EngageConfig, RetargetNodeConfig
+from pose_retarget.retargeter import Retargeter
+from pose_retarget.safety_check import Reason
+from pose_retarget.sim import SimulatedRobot
+from pose_retarget.synthetic import SyntheticOperator, end_effector_poses, reachable_trajectory
+
+FPS = 30.0
+START_NS = 5_000_000_000
+LATENCY_NS = 15_000_000
+
+
+def stamp(k: int) -> int:
+    return START_NS + int(k / FPS * 1e9)
+
+
+def setup(robot: str, **engage) -> tuple[Retargeter, SyntheticOperator]:
+    config = RetargetNodeConfig(robot=robot, engage=EngageConfig(**engage))
+    retargeter = Retargeter(config)
+    return retargeter, SyntheticOperator(retargeter.robot, config.mapping, config.gripper)
+
+
+@pytest.mark.parametrize("robot, seed", [("aloha", 0), ("aloha", 1), ("arm7", 0), ("arm7", 2)])
+def test_reachable_trajectories_are_tracked(robot: str, seed: int) -> None:
+    retargeter, operator = setup(robot)
+    model = retargeter.robot
+    trajectory = reachable_trajectory(model, operator, frames=240, fps=FPS, seed=seed)
+    openings = lambda k: {arm.name: 0.5 + 0.5 * np.sin(k / 20.0) for arm in model.arms}
+    retargeter.step(operator.frame(trajectory[0], stamp(0), openings(0)), stamp(0) + LATENCY_NS)
+    assert retargeter.engage(True, stamp(0) + LATENCY_NS) == (True, "engaged")
+    data = mujoco.MjData(model.model)
+    position_errors, angle_errors, previous = [], [], retargeter.q.copy()
+    for k, q in enumerate(trajectory[1:], start=1):
+        result = retargeter.step(operator.frame(q, stamp(k), openings(k)), stamp(k) + LATENCY_NS)
+        assert [arm.reason for arm in result.arms] == [Reason.OK] * len(model.arms)
+        step = np.abs(result.command - previous)
+        previous = result.command
+        for arm in model.arms:
+            assert step[arm.qpos].max() <= retargeter.config.safety.max_joint_step_rad + 1e-9
+        # Independent answer: forward kinematics of the command against that of the generating pose.
+        reached = end_effector_poses(model, result.command, data)
+        for name, (position, rotation) in end_effector_poses(model, q, data).items():
+            position_errors.append(np.linalg.norm(reached[name][0] - position))
+            angle_errors.append(np.arccos(np.clip((np.trace(reached[name][1].T @ rotation) - 1) / 2, -1, 1)))
+    assert np.median(position_errors) < 0.005
+    assert np.percentile(position_errors, 95) < 0.01
+    assert np.median(angle_errors) < 0.02
+
+
+def test_gripper_follows_the_pinch() -> None:
+    retargeter, operator = setup("aloha")
+    home = retargeter.robot.home
+    left = retargeter.robot.arms[0]
+    retargeter.step(operator.frame(home, stamp(0), {"left": 1.0, "right": 1.0}), stamp(0) + LATENCY_NS)
+    retargeter.engage(True, stamp(0) + LATENCY_NS)
+    for k in range(1, 40):
+        result = retargeter.step(operator.frame(home, stamp(k), {"left": 0.0, "right": 1.0}), stamp(k) + LATENCY_NS)
+    assert result.arms[0].gripper_opening == pytest.approx(0.0, abs=1e-6)
+    np.testing.assert_allclose(result.arms[0].gripper_positions, left.gripper_closed, atol=1e-6)
+    assert result.arms[1].gripper_opening == pytest.approx(1.0)
+
+
+def test_disengaged_robot_does_not_move() -> None:
+    retargeter, operator = setup("aloha")
+    trajectory = reachable_trajectory(retargeter.robot, operator, frames=60, fps=FPS, seed=3)
+    for k, q in enumerate(trajectory):
+        result = retargeter.step(operator.frame(q, stamp(k), None), stamp(k) + LATENCY_NS)
+        assert not result.engaged
+        np.testing.assert_array_equal(result.command, retargeter.robot.home)
+        assert all(arm.held and arm.target_position is not None for arm in result.arms)
+
+
+def far_pose(retargeter: Retargeter) -> np.ndarray:
+    q = retargeter.robot.home.copy()
+    for arm in retargeter.robot.arms:
+        q[arm.qpos[1]] += 0.35          # shoulder forward: the end effector ~0.2 m away
+    return q
+
+
+def test_engage_refused_without_input_or_when_far() -> None:
+    retargeter, operator = setup("aloha")
+    ok, message = retargeter.engage(True, stamp(0))
+    assert not ok and "no fresh operator pose" in message
+    retargeter.step(operator.frame(far_pose(retargeter), stamp(0)), stamp(0) + LATENCY_NS)
+    ok, message = retargeter.engage(True, stamp(0) + LATENCY_NS)
+    assert not ok and "far" in message
+    ok, message = retargeter.engage(True, stamp(0) + 10 ** 9)       # the pose is 1 s old by now
+    assert not ok and "no fresh" in message
+    assert retargeter.engage(False, stamp(1)) == (True, "disengaged")
+
+
+def test_sync_mode_moves_slowly_to_the_operator() -> None:
+    retargeter, operator = setup("aloha", mode="sync", sync_speed_scale=0.25)
+    target = far_pose(retargeter)
+    retargeter.step(operator.frame(target, stamp(0)), stamp(0) + LATENCY_NS)
+    ok, message = retargeter.engage(True, stamp(0) + LATENCY_NS)
+    assert ok and "slowly" in message and retargeter.syncing
+    slow_step = 0.25 * retargeter.config.safety.max_joint_step_rad
+    previous = retargeter.q.copy()
+    for k in range(1, 120):
+        result = retargeter.step(operator.frame(target, stamp(k)), stamp(k) + LATENCY_NS)
+        if retargeter.syncing:
+            assert np.abs(result.command - previous).max() <= slow_step + 1e-9
+        previous = result.command
+    assert not retargeter.syncing
+    assert all(arm.reason == Reason.OK and arm.tracking_error < 0.005 for arm in result.arms)
+
+
+def test_switching_operator_disengages() -> None:
+    retargeter, operator = setup("aloha")
+    home = retargeter.robot.home
+    retargeter.step(operator.frame(home, stamp(0)), stamp(0) + LATENCY_NS)
+    assert retargeter.engage(True, stamp(0) + LATENCY_NS)[0]
+    frame = operator.frame(home, stamp(1))
+    frame.poses[0].track_id = 9                       # the operator left; someone else is there
+    for k in range(1, 45):
+        frame.stamp_ns = stamp(k)
+        result = retargeter.step(frame, stamp(k) + LATENCY_NS)
+    assert result.operator_track_id == 9 and not result.engaged
+
+
+@pytest.mark.parametrize("robot", ["aloha", "arm7"])
+def test_simulated_robot_follows_the_commands(robot: str) -> None:
+    retargeter, operator = setup(robot)
+    sim = SimulatedRobot(retargeter.robot, retargeter.config.sim_max_substeps)
+    trajectory = reachable_trajectory(retargeter.robot, operator, frames=150, fps=FPS, seed=4)
+    retargeter.step(operator.frame(trajectory[0], stamp(0)), stamp(0) + LATENCY_NS)
+    retargeter.engage(True, stamp(0) + LATENCY_NS)
+    for k, q in enumerate(trajectory[1:], start=1):
+        result = retargeter.step(operator.frame(q, stamp(k)), stamp(k) + LATENCY_NS)
+        sim.advance(result.command, result.dt)
+    commanded = np.concatenate([np.r_[arm.positions, arm.gripper_positions] for arm in result.arms])
+    assert len(sim.joint_names) == len(commanded)
+    assert np.abs(sim.positions - commanded).max() < 0.05
+    assert sim.data.time == pytest.approx(149 / FPS, abs=0.002)
