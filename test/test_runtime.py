@@ -93,7 +93,8 @@ def test_pose_landmark_presence_high_on_person_low_on_grass(
     points = body_points(pose)
     nose, left_hip, right_hip, left_ankle = points[0], points[23], points[24], points[27]
     assert nose[1] < (left_hip[1] + right_hip[1]) / 2 < left_ankle[1]  # head above hips above feet
-    assert np.isfinite(pose["world_landmarks"]).all() and pose["segmentation"].shape == (1, 256, 256, 1)
+    assert np.isfinite(pose["world_landmarks"]).all() and pose["world_landmarks"].shape == (1, 117)
+    assert "segmentation" not in pose  # pruned at conversion: the pipeline never reads the mask
     hip_centre_world = pose["world_landmarks"].reshape(39, 3)[[23, 24]].mean(axis=0)
     assert np.abs(hip_centre_world).max() < 0.1  # metres, origin at the hip centre
 

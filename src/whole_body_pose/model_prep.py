@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 # Bump when the conversion itself changes so existing files are rebuilt.
-PREP_VERSION = 2
+PREP_VERSION = 3
 OPSET = 17
 BATCH_DIM = "batch"
 MANIFEST = "manifest.json"
@@ -44,6 +44,11 @@ class ModelSpec:
     source: str  # path relative to mediapipe/modules
     input_range: tuple[float, float]  # value range the image input expects
     outputs: tuple[str, ...]  # names for the model's outputs, in the TFLite output order
+    drop: tuple[str, ...] = ()  # outputs the pipeline never reads: pruned with the layers only they use
+
+    @property
+    def kept(self) -> tuple[str, ...]:
+        return tuple(name for name in self.outputs if name not in self.drop)
 
     @property
     def file(self) -> str:
@@ -52,7 +57,8 @@ class ModelSpec:
 
 SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("pose_landmark_full", "pose_landmark/pose_landmark_full.tflite", (0.0, 1.0),
-              ("landmarks", "presence", "segmentation", "heatmap", "world_landmarks")),
+              ("landmarks", "presence", "segmentation", "heatmap", "world_landmarks"),
+              drop=("segmentation",)),  # the person mask head costs ~40 % of the body model
     ModelSpec("hand_landmark_full", "hand_landmark/hand_landmark_full.tflite", (0.0, 1.0),
               ("landmarks", "presence", "handedness", "world_landmarks")),
     ModelSpec("face_landmark", "face_landmark/face_landmark.tflite", (0.0, 1.0),
@@ -146,6 +152,24 @@ def convert(tflite: Path, spec: ModelSpec):
     for node in model.graph.node:
         node.input[:] = [renames.get(name, name) for name in node.input]
         node.output[:] = [renames.get(name, name) for name in node.output]
+    return model
+
+
+def prune_outputs(model, drop: tuple[str, ...]):
+    """Remove outputs `drop` and every node that only they needed."""
+    graph = model.graph
+    kept_outputs = [value for value in graph.output if value.name not in drop]
+    del graph.output[:]
+    graph.output.extend(kept_outputs)
+    needed = {value.name for value in kept_outputs}
+    kept_nodes = []
+    for node in reversed(list(graph.node)):
+        if any(name in needed for name in node.output):
+            kept_nodes.append(node)
+            needed.update(name for name in node.input if name)
+    del graph.node[:]
+    graph.node.extend(reversed(kept_nodes))
+    _drop_unused_initializers(graph)
     return model
 
 
@@ -284,13 +308,14 @@ def compare_with_tflite(tflite: Path, onnx_path: Path, spec: ModelSpec, images: 
     source_in = interpreter.get_input_details()[0]["index"]
     ordered = [d["index"] for d in interpreter.get_output_details()]  # subgraph output order
     session = onnx_session(onnx_path)
-    errors = {name: {"max_abs": 0.0, "ref_max_abs": 0.0} for name in spec.outputs}
+    errors = {name: {"max_abs": 0.0, "ref_max_abs": 0.0} for name in spec.kept}
     for image in images:
         interpreter.set_tensor(source_in, image[None])
         interpreter.invoke()
-        expected = [interpreter.get_tensor(index) for index in ordered]
-        actual = session.run(list(spec.outputs), {INPUT_NAME: image[None]})
-        for name, want, got in zip(spec.outputs, expected, actual):
+        expected = {name: interpreter.get_tensor(index) for name, index in zip(spec.outputs, ordered)}
+        actual = session.run(list(spec.kept), {INPUT_NAME: image[None]})
+        for name, got in zip(spec.kept, actual):
+            want = expected[name]
             got = got.reshape(want.shape)
             entry = errors[name]
             entry["max_abs"] = max(entry["max_abs"], float(np.max(np.abs(got - want))))
@@ -342,7 +367,7 @@ def prepare(spec: ModelSpec, source_dir: Path, out: Path, media: Path, manifest:
         removed = densify_tflite(source, dense)
         if removed:
             log(f"{spec.name}: replaced {removed} DENSIFY ops by dense constants")
-        model = make_batch_dynamic(canonical_names(convert(dense, spec)))
+        model = make_batch_dynamic(canonical_names(prune_outputs(convert(dense, spec), spec.drop)))
     partial = out / f".{spec.file}.tmp"
     onnx.save(model, str(partial))
     sig = signature(model)

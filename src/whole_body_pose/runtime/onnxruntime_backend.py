@@ -26,6 +26,9 @@ class OnnxRuntimeSession:
         settings.intra_op_num_threads = options.threads
         settings.inter_op_num_threads = 1
         settings.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # Idle worker threads would spin between the many small per-crop runs, stealing the
+        # cores from the other threads of the graph (measured: 1.5x slower end to end).
+        settings.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(model_path), settings, providers=["CPUExecutionProvider"])
         self.input_names = tuple(i.name for i in self._session.get_inputs())
         self.output_names = tuple(o.name for o in self._session.get_outputs())

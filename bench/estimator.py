@@ -1,0 +1,181 @@
+"""Benchmark of the whole-body estimator against MediaPipe Holistic, same real frames, same run (CPU).
+
+    PYTHONPATH=src .venv/bin/python bench/estimator.py [--frames 60]
+
+Each section feeds frames as a video stream (tracking on, like a camera), ours and the reference
+alternating frame by frame so machine load hits both alike; the first `--warmup` frames are not
+counted.  Smoothing is off on both sides so outputs can be compared point for point.
+  single  : messi5.jpg as a fixed frame (one person, body + both hands + face every frame):
+            ours (max_people=1) vs mp.solutions.holistic -> ours_ms_*, reference_ms_p50, ratio,
+            mean_px_error (body keypoints Holistic sees, plus every hand both find).
+  video   : Megamind.avi frames 10.. (one person moving, a hand holding a glass): same, video_*.
+  several : basketball1.png as a fixed frame (two people): ours with max_people=1 vs 2 ->
+            extra_person_cost = added ms per extra tracked person / 1-person ms.
+  crowd   : vtest.avi frames 0.. (small pedestrians, tiled detector): people tracked, ms.
+The last line is JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from teleop_common.layout import Part  # noqa: E402
+from whole_body_pose.config import OneEuroConfig, PoseNodeConfig  # noqa: E402
+from whole_body_pose.pipeline import build_estimator  # noqa: E402
+
+MEDIA = REPO / ".cache" / "media"
+THREADS = 2
+HOLISTIC_HZ = 30.0  # mp.solutions stamps frames 1/30 s apart; ours gets the same clock (crop smoothing uses it)
+VISIBLE = 0.5       # body keypoints compared: those Holistic rates at least this visible
+
+
+def video_frames(name: str, start: int, count: int) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(MEDIA / name))
+    frames = []
+    for i in range(start + count):
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        if i >= start:
+            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    return frames
+
+
+def still_frames(name: str, count: int) -> list[np.ndarray]:
+    return [cv2.cvtColor(cv2.imread(str(MEDIA / name)), cv2.COLOR_BGR2RGB)] * count
+
+
+def timed(call) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = call()
+    return result, (time.perf_counter() - start) * 1e3
+
+
+def stamp(i: int) -> int:
+    return round(i * 1e9 / HOLISTIC_HZ)
+
+
+def _pixels(landmarks, width: int, height: int) -> np.ndarray | None:
+    if landmarks is None:
+        return None
+    return np.array([[p.x * width, p.y * height, getattr(p, "visibility", 1.0)] for p in landmarks.landmark])
+
+
+def versus_holistic(frames: list[np.ndarray], warmup: int) -> dict:
+    """Ours and Holistic alternating on one stream: times and point-to-point agreement."""
+    import mediapipe as mp
+
+    ours = build_estimator(PoseNodeConfig(max_people=1, num_threads=THREADS, one_euro=OneEuroConfig(enabled=False)))
+    reference = mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=1, smooth_landmarks=False)
+    ours_ms, ref_ms = [], []
+    errors: dict[str, list[np.ndarray]] = {"body": [], "hands": []}
+    for i, image in enumerate(frames):
+        height, width = image.shape[:2]
+        runs = {}
+        for name in (("ours", "ref") if i % 2 else ("ref", "ours")):
+            call = (lambda: ours.process(image, stamp(i), "camera", None)) if name == "ours" else \
+                (lambda: reference.process(image))
+            runs[name] = timed(call)
+        (frame, t_ours), (ref, t_ref) = runs["ours"], runs["ref"]
+        if i < warmup:
+            continue
+        ours_ms.append(t_ours)
+        ref_ms.append(t_ref)
+        if not frame.poses or ref.pose_landmarks is None:
+            continue
+        pose = frame.poses[0]
+        body = _pixels(ref.pose_landmarks, width, height)
+        seen = body[:, 2] >= VISIBLE
+        errors["body"].append(np.linalg.norm(pose.part_pixels(Part.BODY)[seen] - body[seen, :2], axis=1))
+        for part, landmarks in ((Part.LEFT_HAND, ref.left_hand_landmarks), (Part.RIGHT_HAND, ref.right_hand_landmarks)):
+            hand = _pixels(landmarks, width, height)
+            if hand is not None and part in pose.present:
+                errors["hands"].append(np.linalg.norm(pose.part_pixels(part) - hand[:, :2], axis=1))
+    reference.close()
+    joined = {k: np.concatenate(v) if v else np.array([np.nan]) for k, v in errors.items()}
+    return {"ours_ms": np.array(ours_ms), "ref_ms": np.array(ref_ms), "hands_compared": len(errors["hands"]),
+            "body_px": float(joined["body"].mean()), "hand_px": float(joined["hands"].mean()),
+            "px": float(np.concatenate(list(joined.values())).mean())}
+
+
+def one_versus_many(frames: list[np.ndarray], warmup: int, many: int, tiles: int) -> dict:
+    """Ours with max_people=1 and max_people=many alternating on one stream."""
+    common = dict(num_threads=THREADS, detector_tiles=tiles)
+    estimators = {1: build_estimator(PoseNodeConfig(max_people=1, **common)),
+                  many: build_estimator(PoseNodeConfig(max_people=many, **common))}
+    ms: dict[int, list[float]] = {1: [], many: []}
+    people = []
+    for i, image in enumerate(frames):
+        for n in ((1, many) if i % 2 else (many, 1)):
+            frame, t = timed(lambda: estimators[n].process(image, stamp(i), "camera", None))
+            if i >= warmup:
+                ms[n].append(t)
+                if n == many:
+                    people.append(sum(Part.BODY in p.present for p in frame.poses))
+    one, several = float(np.median(ms[1])), float(np.median(ms[many]))
+    extra = float(np.mean(people)) - 1.0
+    return {"one_ms": one, "many_ms": several, "people": float(np.mean(people)),
+            "extra_person_cost": (several - one) / extra / one if extra > 0 else float("nan")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=5)
+    args = parser.parse_args()
+    cv2.setNumThreads(THREADS)
+
+    single = versus_holistic(still_frames("messi5.jpg", args.frames), args.warmup)
+    video = versus_holistic(video_frames("Megamind.avi", 10, args.frames), args.warmup)
+    several = one_versus_many(still_frames("basketball1.png", args.frames), args.warmup, many=2, tiles=2)
+    crowd = one_versus_many(video_frames("vtest.avi", 0, args.frames), args.warmup, many=4, tiles=3)
+
+    ours_p50, ref_p50 = float(np.median(single["ours_ms"])), float(np.median(single["ref_ms"]))
+    video_p50, video_ref_p50 = float(np.median(video["ours_ms"])), float(np.median(video["ref_ms"]))
+    result = {
+        "ours_ms_p50": round(ours_p50, 2),
+        "ours_ms_p99": round(float(np.percentile(single["ours_ms"], 99)), 2),
+        "reference_ms_p50": round(ref_p50, 2),
+        "reference_ms_p99": round(float(np.percentile(single["ref_ms"], 99)), 2),
+        "ratio": round(ours_p50 / ref_p50, 3),
+        "mean_px_error": round(single["px"], 3),
+        "body_px_error": round(single["body_px"], 3),
+        "hand_px_error": round(single["hand_px"], 3),
+        "extra_person_cost": round(several["extra_person_cost"], 3),
+        "several_people": round(several["people"], 2),
+        "several_ms_p50": round(several["many_ms"], 2),
+        "several_one_person_ms_p50": round(several["one_ms"], 2),
+        "video_ours_ms_p50": round(video_p50, 2),
+        "video_ours_ms_p99": round(float(np.percentile(video["ours_ms"], 99)), 2),
+        "video_reference_ms_p50": round(video_ref_p50, 2),
+        "video_ratio": round(video_p50 / video_ref_p50, 3),
+        "video_mean_px_error": round(video["px"], 3),
+        "video_body_px_error": round(video["body_px"], 3),
+        "video_hand_px_error": round(video["hand_px"], 3),
+        "video_hands_compared": video["hands_compared"],
+        "crowd_people": round(crowd["people"], 2),
+        "crowd_ms_p50": round(crowd["many_ms"], 2),
+        "crowd_extra_person_cost": round(crowd["extra_person_cost"], 3),
+        "frames": len(single["ours_ms"]),
+        "threads": THREADS,
+    }
+    print(f"single person (messi5, fixed frame): ours {ours_p50:.1f} ms vs Holistic {ref_p50:.1f} ms, "
+          f"agreement {result['mean_px_error']} px")
+    print(f"video (Megamind): ours {video_p50:.1f} ms vs Holistic {video_ref_p50:.1f} ms, "
+          f"agreement {result['video_mean_px_error']} px ({video['hands_compared']} hands compared)")
+    print(f"two people (basketball1): {several['many_ms']:.1f} ms vs {several['one_ms']:.1f} ms for one; "
+          f"crowd (vtest): {crowd['people']:.2f} people in {crowd['many_ms']:.1f} ms")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Configuration of the whole-body pose estimator and its node (what config/whole_body_pose.yaml holds).
+
+Every field is validated by teleop_common.config: a bad value fails at start-up naming the key
+and what it accepts.  Flattened (dotted) names are the ROS parameter names.  (No postponed
+annotations here: teleop_common.node_support reads nested dataclass types from `field.type`.)
+"""
+from dataclasses import dataclass, field
+
+from teleop_common.config import bounded, choice
+
+
+@dataclass
+class OneEuroConfig:
+    """One-Euro filter per keypoint (Casiez et al. 2012).
+
+    Values are filtered in person-relative units (2D pixels divided by the person's crop size,
+    3D in metres), so one set of parameters suits near and far people alike.
+    """
+
+    enabled: bool = True
+    min_cutoff: float = bounded(1.5, 0.001, 100.0)   # Hz: lower = smoother when still
+    beta: float = bounded(8.0, 0.0, 1000.0)           # speed coefficient: higher = less lag
+    d_cutoff: float = bounded(1.0, 0.001, 100.0)     # Hz: cutoff of the speed estimate
+
+
+@dataclass
+class GapFillConfig:
+    """Hold a part (or a whole person) that was missed, with decaying confidence."""
+
+    max_frames: int = bounded(5, 0, 120)              # frames a missed part is held, then dropped
+    confidence_decay: float = bounded(0.7, 0.0, 1.0)  # factor applied to the confidence per missed frame
+
+
+@dataclass
+class PoseNodeConfig:
+    """Top-level configuration of the estimator (and of the ROS node that wraps it)."""
+
+    backend: str = choice("onnxruntime", "tensorrt", "dope")  # inference runtime / network
+    model_dir: str = ""                                # empty = default model cache
+    num_threads: int = bounded(2, 1, 64)               # CPU threads of the inference runtime
+    max_people: int = bounded(4, 1, 16)
+    detect_every_n_frames: int = bounded(10, 1, 1000)  # detector cadence while fewer than max_people are tracked
+    detector_tiles: int = bounded(1, 1, 4)             # 1 = whole frame; n>1 adds an n x n grid of tiles
+    detection_score: float = bounded(0.5, 0.0, 1.0)    # person detector min score
+    body_presence: float = bounded(0.5, 0.0, 1.0)      # body landmark model presence threshold
+    hand_presence: float = bounded(0.5, 0.0, 1.0)      # hand landmark model presence threshold
+    face_presence: float = bounded(0.5, 0.0, 1.0)      # face landmark model presence threshold
+    palm_score: float = bounded(0.5, 0.0, 1.0)         # palm detector min score (hand recovery)
+    wrist_visibility: float = bounded(0.1, 0.0, 1.0)   # body wrist visibility needed to look for a hand
+    enable_hands: bool = True
+    enable_face: bool = True
+    palm_recovery: bool = True                         # palm detection when a hand crop from the body fails
+    refine_passes: int = bounded(1, 0, 3)              # extra hand/face passes on re-cropped regions (untracked parts)
+    min_part_px: float = bounded(24.0, 0.0, 1000.0)    # hands/faces whose crop would be smaller are not looked for
+    part_retry_frames: int = bounded(5, 1, 1000)       # a hand/face not found is searched again after this many
+                                                       # frames (at once if the body moves)
+    default_fov_deg: float = bounded(60.0, 10, 170)    # horizontal field of view when no CameraInfo
+    one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
+    gap_fill: GapFillConfig = field(default_factory=GapFillConfig)
+    publish_markers: bool = True
+    publish_annotated_image: bool = False
+

@@ -1,0 +1,163 @@
+"""Multi-person whole-body estimator built from MediaPipe's part experts (pure core, no ROS).
+
+Per frame: (every `detect_every_n_frames` while fewer than `max_people` are tracked, at once when
+nobody is or a lost person's crop gave up) detect people and open tracks for newcomers -> body
+landmarks of every tracked person in one batch -> hands and faces of everyone in batched rounds
+(parts.py) -> one whole-body pose per person in metric 3D, filtered,
+with short gaps held (assemble.py).  Crops carry over between frames, which is what makes the
+detector unnecessary on most frames.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from teleop_common.layout import Part
+from teleop_common.pose import PoseFrame
+from whole_body_pose import roi
+from whole_body_pose.assemble import Assembler
+from whole_body_pose.camera import CameraIntrinsics
+from whole_body_pose.config import PoseNodeConfig
+from whole_body_pose.experts import (PALM_DETECTOR_STRIDES, POSE_DETECTOR_STRIDES, BodyLandmarker, Detector,
+                                     FaceLandmarker, HandLandmarker)
+from whole_body_pose.models import ModelStore
+from whole_body_pose.parts import FaceStage, HandStage
+from whole_body_pose.pipeline import check_image
+from whole_body_pose.runtime import RuntimeOptions, open_session
+from whole_body_pose.tracks import Body, Track, associate, duplicates
+
+TILE_OVERLAP = 1.25  # detector tiles are this much larger than an exact n x n split
+
+
+@dataclass
+class Experts:
+    detector: Detector
+    body: BodyLandmarker
+    hand: HandLandmarker
+    face: FaceLandmarker
+    palm: Detector
+
+
+def load_experts(config: PoseNodeConfig) -> Experts:
+    """Open the five models with the configured runtime (sha256-checked by the model store)."""
+    store = ModelStore(config.model_dir or None)
+    options = RuntimeOptions(threads=config.num_threads)
+
+    def session(name: str):
+        return open_session(config.backend, store.path(name), options), store.info(name)
+
+    return Experts(detector=Detector(*session("pose_detection"), POSE_DETECTOR_STRIDES, 4),
+                   body=BodyLandmarker(*session("pose_landmark")),
+                   hand=HandLandmarker(*session("hand_landmark")),
+                   face=FaceLandmarker(*session("face_landmark")),
+                   palm=Detector(*session("palm_detection"), PALM_DETECTOR_STRIDES, 7))
+
+
+def build_part_experts(config: PoseNodeConfig) -> PartExpertsEstimator:
+    return PartExpertsEstimator(config, load_experts(config))
+
+
+def detector_regions(width: int, height: int, tiles: int) -> np.ndarray:
+    """The whole image (letterboxed to a square) plus, for tiles > 1, an overlapping tiles x tiles grid."""
+    whole = roi.letterbox(np.array([[width / 2, height / 2, width, height, 0.0]]))
+    if tiles == 1:
+        return whole
+    side = min(min(width, height), TILE_OVERLAP * max(width, height) / tiles)
+    xs = np.linspace(side / 2, width - side / 2, tiles)
+    ys = np.linspace(side / 2, height - side / 2, tiles)
+    grid = np.array([[x, y, side, side, 0.0] for y in ys for x in xs])
+    return np.concatenate([whole, grid])
+
+
+def camera_for(camera: CameraIntrinsics | None, width: int, height: int, fov_deg: float) -> CameraIntrinsics:
+    """The given intrinsics (rescaled if published for another resolution), else a default field of view."""
+    if camera is None:
+        return CameraIntrinsics.from_fov(width, height, fov_deg)
+    if (camera.width, camera.height) != (width, height):
+        return camera.scaled_to(width, height)
+    return camera
+
+
+class PartExpertsEstimator:
+    def __init__(self, config: PoseNodeConfig, experts: Experts) -> None:
+        self.config = config
+        self.experts = experts
+        self.hands = HandStage(experts.hand, experts.palm if config.palm_recovery else None, config.hand_presence,
+                               config.palm_score, config.wrist_visibility, config.refine_passes,
+                               config.min_part_px, config.part_retry_frames)
+        self.faces = FaceStage(experts.face, config.face_presence, config.refine_passes, config.min_part_px,
+                               config.part_retry_frames)
+        self.assembler = Assembler(config.one_euro, config.gap_fill)
+        self.reset()
+
+    def reset(self) -> None:
+        self._tracks: list[Track] = []
+        self._next_id = 1
+        self._since_detection = 0
+        self._lost_last_frame = False  # a track stopped coasting: look for its person at once
+
+    def process(self, image_rgb: np.ndarray, stamp_ns: int, frame_id: str,
+                camera: CameraIntrinsics | None) -> PoseFrame:
+        start = time.perf_counter()
+        image = check_image(image_rgb)
+        height, width = image.shape[:2]
+        cam = camera_for(camera, width, height, self.config.default_fov_deg)
+        for track in self._tracks:
+            track.body = None
+
+        self._since_detection += 1
+        live = sum(track.roi is not None for track in self._tracks)
+        if live == 0 or (live < self.config.max_people and (
+                self._since_detection >= self.config.detect_every_n_frames or self._lost_last_frame)):
+            self._detect(image)
+        t = stamp_ns * 1e-9
+        self._bodies(image, t)
+        for duplicate in duplicates(self._tracks):
+            self._tracks.remove(duplicate)
+
+        observed = [track for track in self._tracks if track.body is not None]
+        hands = self.hands(image, observed) if observed and self.config.enable_hands else {}
+        faces = self.faces(image, observed) if observed and self.config.enable_face else {}
+        poses = []
+        for i, track in enumerate(observed):
+            track_hands = {part: hands[(i, part)] for part in (Part.LEFT_HAND, Part.RIGHT_HAND) if (i, part) in hands}
+            face = faces.get((i, Part.FACE))
+            poses.append(self.assembler.observed(track, track_hands, face, cam, t, (width, height)))
+        for track in [track for track in self._tracks if track.body is None]:
+            pose = self.assembler.held(track)
+            if pose is None:
+                self._tracks.remove(track)
+            else:
+                poses.append(pose)
+        poses.sort(key=lambda p: p.track_id)
+        return PoseFrame(stamp_ns=stamp_ns, frame_id=frame_id, poses=poses,
+                         latency_ms=(time.perf_counter() - start) * 1e3)
+
+    def _detect(self, image: np.ndarray) -> None:
+        self._since_detection = 0
+        height, width = image.shape[:2]
+        regions = detector_regions(width, height, self.config.detector_tiles)
+        found = self.experts.detector(image, regions, self.config.detection_score)
+        if not len(found):
+            return
+        new, self._next_id = associate(self._tracks, roi.body_from_detection(found.keypoints), found.scores,
+                                       self.config.max_people, self._next_id)
+        self._tracks.extend(new)
+
+    def _bodies(self, image: np.ndarray, t: float) -> None:
+        live = [track for track in self._tracks if track.roi is not None]
+        lost = [track for track in self._tracks if track.roi is None]
+        for track in lost:
+            track.missed += 1
+        self._lost_last_frame = False
+        if not live:
+            return
+        result = self.experts.body(image, np.stack([track.roi for track in live]))
+        for i, track in enumerate(live):
+            if result.presence[i] >= self.config.body_presence:
+                track.follow(Body.from_batch(result, i), result.auxiliary[i], t)
+            else:
+                track.coast(self.config.gap_fill.max_frames)
+                self._lost_last_frame |= track.roi is None  # coasting gave up: ask the detector

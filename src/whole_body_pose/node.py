@@ -1,0 +1,113 @@
+"""ROS 2 node: camera images in, whole-body 3D poses out (thin wrapper around the core estimator).
+
+Callbacks never block: they only keep the latest image; one worker thread runs the estimator on
+it, so a slow frame drops stale ones (counted) instead of building a backlog.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from visualization_msgs.msg import MarkerArray
+from whole_body_teleop.msg import WholeBodyPoseArray
+
+from teleop_common.node_support import SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, declare_config, run_node
+from teleop_common.pose_msgs import frame_to_msg, stamp_to_ns
+from teleop_common.stats import EventCounter, RollingStats
+from whole_body_pose.camera import CameraError, CameraIntrinsics
+from whole_body_pose.config import PoseNodeConfig
+from whole_body_pose.draw import draw_poses
+from whole_body_pose.image_codec import BadImageError, decode_compressed, decode_raw
+from whole_body_pose.markers import frame_to_markers
+from whole_body_pose.pipeline import build_estimator
+
+
+class WholeBodyPoseNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("whole_body_pose", **kwargs)
+        self.config = declare_config(self, PoseNodeConfig)
+        self.estimator = build_estimator(self.config)
+        self.counters = EventCounter()
+        self.report = ErrorReporter(self, self.counters)
+        self.latency = RollingStats()
+        self.camera: CameraIntrinsics | None = None
+        self._pending: tuple[Image | CompressedImage, float] | None = None
+        self._wake = threading.Condition()
+        self._running = True
+
+        self.create_subscription(Image, "image", self._on_image, SENSOR_QOS)
+        self.create_subscription(CompressedImage, "image/compressed", self._on_image, SENSOR_QOS)
+        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, STATE_QOS)
+        self.pose_pub = self.create_publisher(WholeBodyPoseArray, "poses", STATE_QOS)
+        self.marker_pub = self.create_publisher(MarkerArray, "pose_markers", STATE_QOS)
+        self.annotated_pub = (self.create_publisher(Image, "image_annotated", SENSOR_QOS)
+                              if self.config.publish_annotated_image else None)
+        self.diagnostics = Diagnostics(self, "whole-body pose", self._figures, self.counters)
+        self._worker = threading.Thread(target=self._work, name="pose_worker", daemon=True)
+        self._worker.start()
+
+    def _figures(self) -> dict[str, Any]:
+        return {"fps": self.latency.rate_hz(), "latency_ms_p50": self.latency.percentile(50),
+                "latency_ms_p99": self.latency.percentile(99), "backend": self.config.backend}
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            self.camera = CameraIntrinsics(fx=msg.k[0], fy=msg.k[4], cx=msg.k[2], cy=msg.k[5],
+                                           width=msg.width, height=msg.height)
+        except CameraError as error:
+            self.report("bad_camera_info", f"ignoring CameraInfo: {error}")
+
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        with self._wake:
+            if self._pending is not None:
+                self.counters["dropped_frames"] += 1
+            self._pending = (msg, time.monotonic())
+            self._wake.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while self._pending is None and self._running:
+                    self._wake.wait()
+                if not self._running:
+                    return
+                msg, received = self._pending
+                self._pending = None
+            try:
+                self._process(msg, received)
+            except BadImageError as error:
+                self.report(f"bad_image.{error.kind}", str(error))
+            except Exception as error:  # noqa: BLE001 - the node keeps serving; the error is counted
+                self.report("estimator", repr(error))
+
+    def _process(self, msg: Image | CompressedImage, received: float) -> None:
+        if isinstance(msg, Image):
+            image = decode_raw(msg.encoding, msg.width, msg.height, msg.step, msg.data)
+        else:
+            image = decode_compressed(msg.data)
+        frame = self.estimator.process(image, stamp_to_ns(msg.header.stamp), msg.header.frame_id, self.camera)
+        frame.latency_ms = (time.monotonic() - received) * 1e3
+        self.pose_pub.publish(frame_to_msg(frame))
+        self.counters["frames"] += 1
+        self.latency.add(frame.latency_ms, time.monotonic())
+        if self.config.publish_markers:
+            self.marker_pub.publish(frame_to_markers(frame, msg.header))
+        if self.annotated_pub is not None:
+            annotated = draw_poses(image, frame)
+            out = Image(header=msg.header, height=annotated.shape[0], width=annotated.shape[1],
+                        encoding="rgb8", step=annotated.shape[1] * 3)
+            out.data = annotated.tobytes()
+            self.annotated_pub.publish(out)
+
+    def close(self) -> None:
+        with self._wake:
+            self._running = False
+            self._wake.notify()
+        self._worker.join(timeout=5.0)
+
+
+def main(args: list[str] | None = None) -> None:
+    run_node(WholeBodyPoseNode, args)

@@ -1,0 +1,246 @@
+"""Hands and faces of all tracked people, batched.
+
+Each part starts from the crop its own last landmarks define (tracking) when that crop still
+covers the body's wrist/nose, else from a crop derived from the body landmarks.  All crops of a
+round go through the landmark model in one batch; then, in further batched rounds:
+  - a tracked crop that lost its part falls back to the body-derived crop;
+  - a body-derived hand crop that finds no hand (the body model misplaced it) searches a larger
+    region around the wrist with the palm detector and crops the palm found nearest the wrist;
+  - an untracked part is re-cropped from its own landmarks (`refine_passes` times), the crop the
+    landmark model was trained on, which removes most of the first crop's error.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from teleop_common.layout import BODY, HAND, Part
+from whole_body_pose import roi
+from whole_body_pose.experts import Detector, FaceLandmarker, HandLandmarker
+from whole_body_pose.tracks import PartTrack, Track
+
+HAND_POINTS: dict[Part, tuple[int, int, int]] = {  # body wrist, index, pinky
+    Part.LEFT_HAND: (BODY["left_wrist"], BODY["left_index"], BODY["left_pinky"]),
+    Part.RIGHT_HAND: (BODY["right_wrist"], BODY["right_index"], BODY["right_pinky"]),
+}
+NOSE = BODY["nose"]
+WRIST_TOLERANCE = 0.5      # hand wrist may sit this fraction of the body-derived crop side from the body wrist
+PALM_SEARCH_SCALE = 2.5    # palm search region side, in body-derived hand crops
+PALM_SEARCH_MIN = 0.3      # ... and at least this fraction of the body crop side
+FACE_TRACK_MARGIN = -0.2   # the nose must lie in the inner 80 % of the tracked face crop
+HAND_TRACK_MARGIN = 0.5    # the body wrist must lie in the tracked hand crop grown by 50 %
+SEARCH_MOVED = 0.25        # a missed part is searched again at once if its body-derived crop moved this much...
+SEARCH_VISIBLE = 0.5       # ...and the body sees its anchor (invisible anchors jitter without moving)
+MAX_BACKOFF = 3            # retry waits double after each miss, up to 2**3 times the retry interval
+
+Key = tuple[int, Part]  # (index of the track in the frame's list, part)
+
+
+@dataclass
+class HandObs:
+    presence: float
+    pixels: np.ndarray  # (21, 2)
+    world: np.ndarray   # (21, 3)
+    roi: np.ndarray     # crop for the next frame, from these landmarks
+
+
+@dataclass
+class FaceObs:
+    presence: float
+    pixels: np.ndarray  # (468, 2)
+    depth: np.ndarray   # (468,)
+    roi: np.ndarray
+
+
+@dataclass
+class _Request:
+    key: Key
+    roi: np.ndarray
+    kind: str     # "tracked" | "body" | "palm" | "refine"
+    passes: int   # refinement passes still allowed
+    search: np.ndarray | None = None  # palm search region this request came from (looser wrist check)
+
+
+def _rounds(run: Callable[[np.ndarray], object], requests: list[_Request],
+            accept: Callable[[_Request, object, int], bool],
+            observe: Callable[[object, int], object],
+            fallback: Callable[[list[_Request]], list[_Request]]) -> dict[Key, object]:
+    """Batched rounds of one landmark model until no request is left; the accepted observations."""
+    accepted: dict[Key, object] = {}
+    while requests:
+        result = run(np.stack([r.roi for r in requests]))
+        follow: list[_Request] = []
+        failed: list[_Request] = []
+        for i, request in enumerate(requests):
+            if accept(request, result, i):
+                obs = observe(result, i)
+                accepted[request.key] = obs
+                if request.kind != "tracked" and request.passes > 0:
+                    follow.append(_Request(request.key, obs.roi, "refine", request.passes - 1, request.search))
+            elif request.kind != "refine":  # a failed refinement keeps the previous round's answer
+                failed.append(request)
+        requests = follow + fallback(failed)
+    return accepted
+
+
+class HandStage:
+    def __init__(self, landmarker: HandLandmarker, palm: Detector | None, presence: float, palm_score: float,
+                 wrist_visibility: float, refine_passes: int, min_side: float, retry_interval: int) -> None:
+        self.landmarker = landmarker
+        self.palm = palm
+        self.presence = presence
+        self.palm_score = palm_score
+        self.wrist_visibility = wrist_visibility
+        self.refine_passes = refine_passes
+        self.min_side = min_side              # smaller body-derived crops hold too few pixels for a hand
+        self.retry_interval = retry_interval  # see _searchable
+
+    def __call__(self, image: np.ndarray, tracks: list[Track]) -> dict[Key, HandObs]:
+        body_rois: dict[Key, np.ndarray] = {}
+        requests: list[_Request] = []
+        for ti, track in enumerate(tracks):
+            for part, (wi, ii, pi) in HAND_POINTS.items():
+                px = track.body.pixels
+                state = track.parts[part]
+                key = (ti, part)
+                body_rois[key] = roi.hand_from_body(px[None, wi], px[None, ii], px[None, pi])[0]
+                if (track.body.visibility[wi] < self.wrist_visibility or body_rois[key][roi.W] < self.min_side
+                        or not _inside(body_rois[key], image)):
+                    continue
+                if state.roi is not None and roi.contains(state.roi[None], px[None, wi], HAND_TRACK_MARGIN)[0]:
+                    requests.append(_Request(key, state.roi, "tracked", 0))
+                elif _searchable(state, body_rois[key], track.body.visibility[wi]):
+                    requests.append(_Request(key, body_rois[key], "body", self.refine_passes))
+
+        def accept(request: _Request, result, i: int) -> bool:
+            if result.presence[i] < self.presence:
+                return False
+            ti, part = request.key
+            wrist = tracks[ti].body.pixels[HAND_POINTS[part][0]]
+            if request.search is None:
+                limit = WRIST_TOLERANCE * body_rois[request.key][roi.W]
+            else:
+                limit = 0.5 * request.search[roi.W]
+            return float(np.linalg.norm(result.pixels[i, 0] - wrist)) < limit
+
+        def observe(result, i: int) -> HandObs:
+            pixels = result.pixels[i]
+            return HandObs(float(result.presence[i]), pixels, result.world[i], roi.hand_from_landmarks(pixels[None])[0])
+
+        def fallback(failed: list[_Request]) -> list[_Request]:
+            retry = [_Request(r.key, body_rois[r.key], "body", self.refine_passes)
+                     for r in failed if r.kind == "tracked"]
+            lost = [r for r in failed if r.kind == "body"  # palms only where the body sees the wrist
+                    and tracks[r.key[0]].body.visibility[HAND_POINTS[r.key[1]][0]] >= SEARCH_VISIBLE]
+            return retry + (self._palm_requests(image, tracks, lost, body_rois) if self.palm and lost else [])
+
+        hands = _rounds(lambda rois: self.landmarker(image, rois), requests, accept, observe, fallback)
+        _resolve_same_hand(hands, tracks)
+        _remember_failures(tracks, requests, hands, body_rois, self.retry_interval)
+        return hands
+
+    def _palm_requests(self, image: np.ndarray, tracks: list[Track], lost: list[_Request],
+                       body_rois: dict[Key, np.ndarray]) -> list[_Request]:
+        """Palm detection in a square around each lost hand's body-derived crop; nearest palm to the wrist."""
+        regions = []
+        for r in lost:
+            side = max(PALM_SEARCH_SCALE * body_rois[r.key][roi.W], PALM_SEARCH_MIN * tracks[r.key[0]].roi[roi.W])
+            regions.append([*body_rois[r.key][:2], side, side, 0.0])
+        regions = np.array(regions)
+        found = self.palm(image, regions, self.palm_score)
+        out = []
+        for i, r in enumerate(lost):
+            mine = np.flatnonzero(found.source == i)
+            if not mine.size:
+                continue
+            wrist = tracks[r.key[0]].body.pixels[HAND_POINTS[r.key[1]][0]]
+            best = mine[np.argmin(np.linalg.norm(found.keypoints[mine, 0] - wrist, axis=1))]
+            box = found.boxes[best]
+            crop = roi.hand_from_palm(0.5 * (box[None, :2] + box[None, 2:]), box[None, 2:] - box[None, :2],
+                                      found.keypoints[best][None])[0]
+            out.append(_Request(r.key, crop, "palm", self.refine_passes, regions[i]))
+        return out
+
+
+def _inside(crop: np.ndarray, image: np.ndarray) -> bool:
+    """Whether a crop's centre lies in the image (a part predicted off-image cannot be found)."""
+    return 0.0 <= crop[roi.CX] < image.shape[1] and 0.0 <= crop[roi.CY] < image.shape[0]
+
+
+def _searchable(state: PartTrack, body_roi: np.ndarray, anchor_visibility: float) -> bool:
+    """Search a part that was not found recently only after a wait (`retry_interval` frames, doubled
+    after each further miss up to 8x), or sooner when the body moved: a hand out of view or behind
+    the back costs a crop now and then, not one per frame."""
+    if state.failed is None:
+        return True
+    state.wait -= 1
+    moved = (np.linalg.norm(body_roi[:2] - state.failed[:2]) > SEARCH_MOVED * state.failed[roi.W]
+             or abs(body_roi[roi.W] / state.failed[roi.W] - 1.0) > SEARCH_MOVED)
+    return state.wait <= 0 or (moved and anchor_visibility >= SEARCH_VISIBLE)
+
+
+def _remember_failures(tracks: list[Track], requests: list[_Request], found: dict, body_rois: dict[Key, np.ndarray],
+                       retry_interval: int) -> None:
+    for request in requests:
+        state = tracks[request.key[0]].parts[request.key[1]]
+        if request.key in found:
+            state.failed, state.misses = None, 0
+        else:
+            state.failed, state.wait = body_rois[request.key], retry_interval * 2 ** min(state.misses, MAX_BACKOFF)
+            state.misses += 1
+
+
+def _resolve_same_hand(hands: dict[Key, HandObs], tracks: list[Track]) -> None:
+    """If both of a person's hand crops landed on the same hand, keep the side whose body wrist is closer."""
+    for ti, track in enumerate(tracks):
+        left, right = hands.get((ti, Part.LEFT_HAND)), hands.get((ti, Part.RIGHT_HAND))
+        if left is None or right is None:
+            continue
+        palm = np.linalg.norm(left.pixels[HAND["middle_mcp"]] - left.pixels[HAND["wrist"]])
+        if np.linalg.norm(left.pixels[0] - right.pixels[0]) > 0.5 * palm:
+            continue
+        d = {part: np.linalg.norm(obs.pixels[0] - track.body.pixels[HAND_POINTS[part][0]])
+             for part, obs in ((Part.LEFT_HAND, left), (Part.RIGHT_HAND, right))}
+        del hands[(ti, max(d, key=d.get))]
+
+
+class FaceStage:
+    def __init__(self, landmarker: FaceLandmarker, presence: float, refine_passes: int, min_side: float,
+                 retry_interval: int) -> None:
+        self.landmarker = landmarker
+        self.presence = presence
+        self.refine_passes = refine_passes
+        self.min_side = min_side
+        self.retry_interval = retry_interval
+
+    def __call__(self, image: np.ndarray, tracks: list[Track]) -> dict[Key, FaceObs]:
+        body_rois: dict[Key, np.ndarray] = {}
+        requests: list[_Request] = []
+        for ti, track in enumerate(tracks):
+            key = (ti, Part.FACE)
+            px = track.body.pixels
+            body_rois[key] = roi.face_from_body(px[None, :11])[0]
+            if body_rois[key][roi.W] < self.min_side or not _inside(body_rois[key], image):
+                continue
+            state = track.parts[Part.FACE]
+            if state.roi is not None and roi.contains(state.roi[None], px[None, NOSE], FACE_TRACK_MARGIN)[0]:
+                requests.append(_Request(key, state.roi, "tracked", 0))
+            elif _searchable(state, body_rois[key], track.body.visibility[NOSE]):
+                requests.append(_Request(key, body_rois[key], "body", self.refine_passes))
+
+        def accept(request: _Request, result, i: int) -> bool:
+            return result.presence[i] >= self.presence
+
+        def observe(result, i: int) -> FaceObs:
+            pixels = result.pixels[i]
+            return FaceObs(float(result.presence[i]), pixels, result.depth[i], roi.face_from_landmarks(pixels[None])[0])
+
+        def fallback(failed: list[_Request]) -> list[_Request]:
+            return [_Request(r.key, body_rois[r.key], "body", self.refine_passes)
+                    for r in failed if r.kind == "tracked"]
+
+        faces = _rounds(lambda rois: self.landmarker(image, rois), requests, accept, observe, fallback)
+        _remember_failures(tracks, requests, faces, body_rois, self.retry_interval)
+        return faces

@@ -1,0 +1,102 @@
+"""Configuration, camera, registry, input checks, One-Euro filter and drawing of the pose estimator."""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+from conftest import DATA, REPO
+
+from teleop_common.config import ConfigError, from_mapping, load
+from teleop_common.pose import PoseFrame
+from whole_body_pose.camera import CameraError, CameraIntrinsics
+from whole_body_pose.config import PoseNodeConfig
+from whole_body_pose.draw import draw_poses
+from whole_body_pose.filters import OneEuroFilter
+from whole_body_pose.pipeline import (InvalidImageError, UnknownEstimatorError, build_estimator, check_image,
+                                      register_estimator)
+
+
+def test_yaml_holds_the_defaults():
+    assert load(PoseNodeConfig, REPO / "config" / "whole_body_pose.yaml") == PoseNodeConfig()
+
+
+@pytest.mark.parametrize(("key", "value"), [("backend", "openvino"), ("max_people", 0), ("default_fov_deg", 175.0),
+                                            ("one_euro.beta", -1.0), ("gap_fill.confidence_decay", 1.5),
+                                            ("detector_tiles", 2.5), ("enable_hands", "yes")])
+def test_bad_values_name_the_key(key, value):
+    with pytest.raises(ConfigError) as error:
+        from_mapping(PoseNodeConfig, {key: value})
+    assert error.value.key == key
+
+
+def test_camera_from_field_of_view():
+    camera = CameraIntrinsics.from_fov(640, 480, 90.0)
+    assert math.isclose(camera.fx, 320.0) and camera.fx == camera.fy and (camera.cx, camera.cy) == (320.0, 240.0)
+    half = camera.scaled_to(320, 240)
+    assert math.isclose(half.fx, 160.0) and (half.cx, half.cy) == (160.0, 120.0)
+    for bad in (lambda: CameraIntrinsics(0.0, 1.0, 0.0, 0.0, 10, 10),
+                lambda: CameraIntrinsics(1.0, 1.0, 0.0, math.nan, 10, 10),
+                lambda: CameraIntrinsics.from_fov(640, 480, 180.0)):
+        with pytest.raises(CameraError):
+            bad()
+
+
+@pytest.mark.parametrize("image", [np.zeros((48, 64), np.uint8), np.zeros((48, 64, 3), np.float32),
+                                   np.zeros((48, 64, 4), np.uint8), np.zeros((8, 64, 3), np.uint8), [[0, 0, 0]]])
+def test_bad_images_are_rejected(image):
+    with pytest.raises(InvalidImageError):
+        check_image(image)
+
+
+def test_registry_builds_by_name_and_rejects_unknown_names():
+    built = []
+
+    def factory(config: PoseNodeConfig):
+        built.append(config.backend)
+        return "estimator"
+
+    register_estimator("test_only_backend", factory)
+    assert build_estimator(PoseNodeConfig(backend="test_only_backend")) == "estimator"
+    assert built == ["test_only_backend"]
+    with pytest.raises(UnknownEstimatorError):
+        build_estimator(PoseNodeConfig(backend="no_such_backend"))
+
+
+def test_one_euro_smooths_a_still_signal_and_speed_cuts_the_lag():
+    rng = np.random.default_rng(0)
+    still = OneEuroFilter(min_cutoff=1.0, beta=0.0, d_cutoff=1.0)
+    noise = rng.normal(0.0, 1.0, (300, 4))
+    out = np.array([still(x, i / 30) for i, x in enumerate(noise)])
+    assert out[30:].std() < 0.4 * noise[30:].std()
+
+    def lag(beta: float) -> float:
+        f = OneEuroFilter(min_cutoff=1.0, beta=beta, d_cutoff=1.0)
+        ramp = [f(np.array([10.0 * i / 30]), i / 30)[0] for i in range(90)]
+        return 10.0 * 89 / 30 - ramp[-1]
+
+    assert 0.0 < lag(0.5) < 0.3 * lag(0.0)
+
+
+def test_one_euro_restarts_elements_that_were_unobserved():
+    f = OneEuroFilter(min_cutoff=0.1, beta=0.0, d_cutoff=1.0)
+    f(np.array([0.0, 0.0]), 0.0)
+    gap = f(np.array([np.nan, 1.0]), 0.1)
+    assert np.isnan(gap[0]) and 0.0 < gap[1] < 1.0
+    back = f(np.array([5.0, 1.0]), 0.2)
+    assert back[0] == 5.0  # not dragged from the value seen before the gap
+
+
+def test_draw_marks_people_without_touching_the_input():
+    estimator = build_estimator(PoseNodeConfig(max_people=1))
+    image = cv2.cvtColor(cv2.imread(str(DATA / "messi5.jpg")), cv2.COLOR_BGR2RGB)
+    before = image.copy()
+    frame = estimator.process(image, 0, "camera", None)
+    drawn = draw_poses(image, frame)
+    np.testing.assert_array_equal(image, before)
+    assert drawn.shape == image.shape and drawn.dtype == np.uint8
+    changed = np.any(drawn != image, axis=2)
+    x0, y0, x1, y1 = frame.poses[0].box.astype(int)
+    assert changed[y0:y1 + 1, x0:x1 + 1].mean() > 0.02 and changed.mean() < 0.2
+    np.testing.assert_array_equal(draw_poses(image, PoseFrame(0, "camera", [])), image)

@@ -1,0 +1,132 @@
+"""whole_body_pose_node over real DDS: real images in, poses with the image's stamp out; bad images
+are counted and the node keeps serving."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from conftest import MEDIA, spin_until
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from whole_body_teleop.msg import WholeBodyPoseArray
+
+from teleop_common.config import load
+from teleop_common.layout import Part
+from teleop_common.node_support import SENSOR_QOS, STATE_QOS
+from teleop_common.pose_msgs import msg_to_frame
+from teleop_session.graph import CONFIG_DIR, WHOLE_BODY_POSE
+from whole_body_pose.image_codec import BadImageError, decode_compressed, decode_raw
+
+
+def _image_msg(rgb: np.ndarray, stamp_s: int, encoding: str = "rgb8") -> Image:
+    pixels = {"rgb8": rgb, "bgr8": rgb[..., ::-1], "mono8": cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)}[encoding]
+    pixels = np.ascontiguousarray(pixels)
+    msg = Image(height=pixels.shape[0], width=pixels.shape[1], encoding=encoding,
+                step=pixels.shape[1] * (1 if pixels.ndim == 2 else 3))
+    msg.header.stamp.sec, msg.header.frame_id = stamp_s, "camera_optical"
+    msg.data = pixels.tobytes()
+    return msg
+
+
+# (name, how to spoil a valid rgb8 message)
+BAD_IMAGES = {
+    "unsupported_encoding": lambda m: setattr(m, "encoding", "32FC1"),
+    "bad_size": lambda m: setattr(m, "width", 0),
+    "bad_step": lambda m: setattr(m, "step", m.width),
+    "truncated": lambda m: setattr(m, "data", bytes(m.data)[: len(m.data) // 3]),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_IMAGES)
+def test_decoder_rejects_bad_image(kind):
+    msg = _image_msg(np.zeros((48, 64, 3), np.uint8), 1)
+    BAD_IMAGES[kind](msg)
+    with pytest.raises(BadImageError) as error:
+        decode_raw(msg.encoding, msg.width, msg.height, msg.step, msg.data)
+    assert error.value.kind == kind
+
+
+def test_decoder_handles_every_encoding_and_padding():
+    rgb = cv2.cvtColor(cv2.imread(str(MEDIA / "messi5.jpg")), cv2.COLOR_BGR2RGB)
+    for encoding in ("rgb8", "bgr8"):
+        msg = _image_msg(rgb, 1, encoding)
+        np.testing.assert_array_equal(decode_raw(msg.encoding, msg.width, msg.height, msg.step, msg.data), rgb)
+    gray = decode_raw("mono8", rgb.shape[1], rgb.shape[0], rgb.shape[1], cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).tobytes())
+    assert gray.shape == rgb.shape and (gray[..., 0] == gray[..., 2]).all()
+    padded = np.zeros((rgb.shape[0], rgb.shape[1] * 3 + 7), np.uint8)  # rows with a stride larger than the width
+    padded[:, : rgb.shape[1] * 3] = rgb.reshape(rgb.shape[0], -1)
+    np.testing.assert_array_equal(decode_raw("rgb8", rgb.shape[1], rgb.shape[0], padded.shape[1], padded.tobytes()), rgb)
+    ok, png = cv2.imencode(".png", rgb[..., ::-1])
+    np.testing.assert_array_equal(decode_compressed(png.tobytes()), rgb)
+    with pytest.raises(BadImageError):
+        decode_compressed(b"\xff\xd8 not a jpeg")
+
+
+@pytest.fixture
+def pose_node(ros_node):
+    from whole_body_pose.node import WholeBodyPoseNode
+    import rclpy
+
+    context = ros_node("anchor").context  # share the test's context
+    parameter_overrides = [rclpy.parameter.Parameter(k, value=v) for k, v in
+                           _yaml_parameters().items()]
+    node = WholeBodyPoseNode(context=context, parameter_overrides=parameter_overrides)
+    yield node
+    node.close()
+    node.destroy_node()
+
+
+def _yaml_parameters() -> dict:
+    from teleop_common.config import flatten
+    return flatten(load(WHOLE_BODY_POSE.load_config_class(), CONFIG_DIR / WHOLE_BODY_POSE.config_file))
+
+
+def test_node_publishes_poses_with_image_stamp_and_survives_bad_images(ros_node, pose_node):
+    client = ros_node("camera")
+    image_pub = client.create_publisher(Image, "image", SENSOR_QOS)
+    compressed_pub = client.create_publisher(CompressedImage, "image/compressed", SENSOR_QOS)
+    info_pub = client.create_publisher(CameraInfo, "camera_info", STATE_QOS)
+    poses: list[WholeBodyPoseArray] = []
+    diagnostics: list[DiagnosticArray] = []
+    client.create_subscription(WholeBodyPoseArray, "poses", poses.append, STATE_QOS)
+    client.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    nodes = [client, pose_node]
+    rgb = cv2.cvtColor(cv2.imread(str(MEDIA / "messi5.jpg")), cv2.COLOR_BGR2RGB)
+    height, width = rgb.shape[:2]
+    info = CameraInfo(width=width, height=height)
+    info.k = [500.0, 0.0, width / 2, 0.0, 500.0, height / 2, 0.0, 0.0, 1.0]
+
+    def send_until_answered(message, publisher, stamp_s):
+        def answered():
+            if not any(p.header.stamp.sec == stamp_s for p in poses):
+                info_pub.publish(info)
+                publisher.publish(message)
+            return any(p.header.stamp.sec == stamp_s for p in poses)
+        assert spin_until(nodes, answered, timeout_s=60), f"no poses for stamp {stamp_s}"
+        return next(p for p in poses if p.header.stamp.sec == stamp_s)
+
+    first = send_until_answered(_image_msg(rgb, 101), image_pub, 101)
+    frame = msg_to_frame(first)
+    assert first.header.frame_id == "camera_optical" and len(frame.poses) == 1
+    person = frame.poses[0]
+    assert Part.BODY in person.present
+    assert np.nanmedian(person.part_points(Part.BODY)[:, 2]) > 0.5  # in front of the camera, in metres
+
+    for index, kind in enumerate(BAD_IMAGES):
+        bad = _image_msg(rgb, 200 + index)
+        BAD_IMAGES[kind](bad)
+        image_pub.publish(bad)
+        spin_until(nodes, lambda: False, timeout_s=0.3)
+    # still serving, in every accepted encoding and compressed
+    for stamp, encoding in ((301, "bgr8"), (302, "mono8")):
+        assert send_until_answered(_image_msg(rgb, stamp, encoding), image_pub, stamp).poses
+    ok, jpeg = cv2.imencode(".jpg", rgb[..., ::-1])
+    compressed = CompressedImage(format="jpeg", data=jpeg.tobytes())
+    compressed.header.stamp.sec = 303
+    assert send_until_answered(compressed, compressed_pub, 303).poses
+    assert not any(200 <= p.header.stamp.sec < 300 for p in poses), "a bad image produced poses"
+
+    def counted() -> bool:
+        values = {kv.key: kv.value for d in diagnostics for s in d.status for kv in s.values}
+        return all(int(values.get(f"error.bad_image.{kind}", 0)) >= 1 for kind in BAD_IMAGES)
+    assert spin_until(nodes, counted, timeout_s=5), "bad images not counted in diagnostics"
