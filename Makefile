@@ -11,9 +11,16 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 export ROS_DOMAIN_ID ?= 42
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test bench clean
-setup: $(VENV)/.requirements.stamp $(VENV)/.interfaces.stamp $(MEDIA)/.stamp $(MODELS)/manifest.json
+.PHONY: setup system demo test bench clean
+setup: system $(VENV)/.requirements.stamp $(VENV)/.interfaces.stamp $(MEDIA)/.stamp $(MODELS)/manifest.json
 	@echo "setup: ready"
+
+# Debian's OSMesa renders MuJoCo offscreen on the CPU (the session's robot view).
+system:
+	@ldconfig -p | grep -q libOSMesa.so || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "setup: installing libosmesa6 (apt)"; \
+	    (apt-get install -y -qq libosmesa6 || (apt-get update -qq && apt-get install -y -qq libosmesa6)) >/dev/null; \
+	  else echo "setup: libosmesa6 missing: run 'sudo apt-get install libosmesa6'" >&2; exit 1; fi; }
 
 $(VENV)/.requirements.stamp: requirements.txt setup.py
 	@test -x $(PY) || { echo "setup: creating $(VENV)"; python3 -m venv $(VENV); }

@@ -186,11 +186,13 @@ def test_no_jump_after_input_returns_far_away(robot: str) -> None:
     for _ in range(10):
         session.step(people=[])                           # operator gone for a third of a second
     previous = session.retargeter.q.copy()
-    for _ in range(30):
-        result = session.step(far)
+    result = session.step(far)
+    assert session.arm.name in session.retargeter.syncing      # the returning arm re-syncs at reduced speed
+    for _ in range(120):
         assert np.abs(result.command - previous).max() <= session.retargeter.config.safety.max_joint_step_rad + 1e-9
         previous = result.command
-    assert result.arms[0].tracking_error < 0.01
+        result = session.step(far)
+    assert result.arms[0].tracking_error < 0.01 and not session.retargeter.syncing
 
 
 @pytest.mark.parametrize("robot", ROBOTS)
@@ -296,3 +298,39 @@ def test_singularity_slows_down_then_stops(robot: str) -> None:
     commanded, verdicts = check.evaluate(at(singular), at(close), target_at(model, arm, at(close)), dt=0.1)
     assert verdicts[arm.name].reason == Reason.OK
     np.testing.assert_array_equal(commanded, at(close))
+
+
+@pytest.mark.parametrize("robot", ["aloha"])
+def test_engage_with_one_arm_out_of_view_then_it_joins_slowly(robot: str) -> None:
+    """Half-visible operator: the visible arm engages; the hidden one holds, then re-syncs without a jump."""
+    config = RetargetNodeConfig(robot=robot)
+    retargeter = Retargeter(config)
+    session = Session.__new__(Session)
+    session.retargeter, session.robot = retargeter, retargeter.robot
+    session.arm = session.robot.arms[0]
+    session.operator = SyntheticOperator(session.robot, config.mapping, config.gripper)
+    session.home_poses = end_effector_poses(session.robot, session.robot.home)
+    session.k = 0
+    hidden = next(arm for arm in session.robot.arms if arm.config.operator_side == "right")
+    session.step(people=spoiled(session, "right_hidden"))
+    ok, message = retargeter.engage(True, stamp(0) + LATENCY_NS)
+    assert ok and hidden.name in message
+    result = session.step(people=spoiled(session, "right_hidden"))
+    by_name = {arm.name: arm for arm in result.arms}
+    assert result.engaged and by_name[hidden.name].reason == Reason.INPUT_INVALID and by_name[hidden.name].held
+    assert all(by_name[a.name].reason == Reason.OK for a in session.robot.arms if a is not hidden)
+    # The hidden arm's input comes back somewhere else: it moves there at reduced speed, never in a jump.
+    home_position, home_rotation = session.home_poses[hidden.name]
+    away = dict(session.home_poses, **{hidden.name: (home_position + [-0.1, -0.1, 0.1], home_rotation)})  # reachable
+    previous = retargeter.q.copy()
+    result = session.step(away)
+    assert hidden.name in retargeter.syncing
+    steps = []
+    for _ in range(150):
+        steps.append(np.abs(result.command[hidden.qpos] - previous[hidden.qpos]).max())
+        previous = result.command
+        if hidden.name not in retargeter.syncing:
+            break
+        result = session.step(away)
+    assert hidden.name not in retargeter.syncing, "the returning arm never reached the operator's pose"
+    assert max(steps) <= config.safety.max_joint_step_rad * config.engage.sync_speed_scale + 1e-6

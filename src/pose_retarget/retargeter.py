@@ -4,7 +4,9 @@ step(): pick the operator, map each arm to an end-effector target, solve IK for 
 may move, check the result in MuJoCo, and return the commanded configuration with a status per
 arm.  Anything wrong (stale or bad input, infeasible IK, failed check) holds the last safe
 configuration.  Commands move only while engaged; engaging needs the robot near the operator's
-mapped pose ('near') or moves it there at reduced speed ('sync').
+mapped pose ('near') or moves it there at reduced speed ('sync').  Arms engage one by one: an arm
+whose input is missing at engagement (out of view, low confidence) holds, and when its input comes
+back — then or after any loss — it moves to the operator's pose at reduced speed, never in a jump.
 """
 from __future__ import annotations
 
@@ -70,7 +72,8 @@ class Retargeter:
         self.grippers = {arm.name: GripperFilter(config.gripper) for arm in self.robot.arms}
         self.q = self.robot.home.copy()        # last safe commanded configuration
         self.engaged = False
-        self.syncing = False
+        self.syncing: set[str] = set()         # arms moving at reduced speed until near their target
+        self._tracked: set[str] = set()        # arms that had a target in the previous cycle
         self._targets: dict[str, ArmTarget] = {}
         self._targets_stamp_ns = 0
         self._last_now_ns: int | None = None
@@ -89,28 +92,32 @@ class Retargeter:
                                        _angle(rotation, target.rotation))
         return distances
 
-    def _near(self) -> bool:
+    def _near(self) -> set[str]:
+        """Arms whose end effector is within the engage tolerances of their target."""
         e = self.config.engage
-        return all(d <= e.max_distance_m and a <= e.max_angle_rad for d, a in self._distances().values())
+        return {name for name, (d, a) in self._distances().items() if d <= e.max_distance_m and a <= e.max_angle_rad}
 
     def engage(self, enable: bool, now_ns: int) -> tuple[bool, str]:
         """Engage (start commanding) or disengage; refuses when the operator's pose is unknown or far."""
         if not enable:
-            self.engaged = self.syncing = False
+            self.engaged, self.syncing = False, set()
             return True, "disengaged"
         if self.engaged:
             return True, "already engaged"
         fresh = (now_ns - self._targets_stamp_ns) * 1e-9 <= self.config.input.stale_timeout_s
+        if not fresh or not self._targets:
+            return False, "no fresh operator pose for any arm"
         missing = [arm.name for arm in self.robot.arms if arm.name not in self._targets]
-        if not fresh or missing:
-            return False, f"no fresh operator pose for arm(s) {', '.join(missing) or 'all'}"
-        if self._near():
-            self.engaged, self.syncing = True, False
-            return True, "engaged"
-        far = "; ".join(f"{name} {d:.3f} m {np.degrees(a):.0f} deg" for name, (d, a) in self._distances().items())
+        waiting = f"; {', '.join(missing)} join(s) slowly once tracked" if missing else ""
+        far_arms = set(self._targets) - self._near()
+        if not far_arms:
+            self.engaged, self.syncing = True, set()
+            return True, "engaged" + waiting
+        far = "; ".join(f"{name} {d:.3f} m {np.degrees(a):.0f} deg"
+                        for name, (d, a) in self._distances().items() if name in far_arms)
         if self.config.engage.mode == "sync":
-            self.engaged, self.syncing = True, True
-            return True, f"engaged; moving slowly to the operator's pose ({far})"
+            self.engaged, self.syncing = True, far_arms
+            return True, f"engaged; moving slowly to the operator's pose ({far}){waiting}"
         return False, f"robot is far from the operator's pose ({far}); match it and retry"
 
     # -- one cycle --------------------------------------------------------------------------------
@@ -132,8 +139,8 @@ class Retargeter:
         person = self.selector.select(frame.poses, frame.stamp_ns)
         if self.selector.track_id != previous:
             self.mapper.reset()
-            if previous is not None:
-                self.engaged = self.syncing = False     # never carry an engagement over to someone else
+            if previous is not None:                # never carry an engagement over to someone else
+                self.engaged, self.syncing = False, set()
         if person is None:
             return {}, {arm.name: (Reason.INPUT_INVALID, "no operator in view") for arm in self.robot.arms}
         targets, problems = {}, {}
@@ -149,14 +156,16 @@ class Retargeter:
         targets, problems = self._read_input(frame, now_ns)
         if targets:
             self._targets, self._targets_stamp_ns = targets, frame.stamp_ns
+        if self.engaged:                      # an arm whose input returns re-syncs slowly
+            self.syncing |= set(targets) - self._tracked
+        self._tracked = set(targets)
         verdicts: dict[str, Verdict] = {}
         if self.engaged and targets:
-            scale = self.config.engage.sync_speed_scale if self.syncing else 1.0
+            scale = self.config.engage.sync_speed_scale if self.syncing & set(targets) else 1.0
             for name, target in targets.items():
                 self.grippers[name].update(target.pinch_ratio, dt)
             verdicts = self._move(targets, dt, scale)
-            if self.syncing and len(targets) == len(self.robot.arms) and self._near():
-                self.syncing = False
+            self.syncing -= self._near()
         return self._result(frame.stamp_ns, dt, targets, problems, verdicts)
 
     def hold(self, now_ns: int, reason: Reason = Reason.INPUT_STALE, detail: str = "no pose input") -> RetargetResult:

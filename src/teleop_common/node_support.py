@@ -140,6 +140,11 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # SIGTERM can invalidate the context while the executor builds its wait set; that is a
+        # shutdown, not a failure. Anything raised while the context is still valid is real.
+        if executor.context.ok():
+            raise
     finally:
         close = getattr(node, "close", None)
         if close is not None:

@@ -40,5 +40,8 @@ WHOLE_BODY_POSE = NodeSpec(
 POSE_RETARGET = NodeSpec(
     "pose_retarget_node", "pose_retarget", "pose_retarget.yaml", "pose_retarget.config:RetargetNodeConfig")
 
+EPISODE_RECORDER = NodeSpec(
+    "episode_recorder_node", "episode_recorder", "session.yaml", "teleop_session.recorder_config:RecorderConfig")
+
 TELEOP_GRAPH: tuple[NodeSpec, ...] = (WHOLE_BODY_POSE, POSE_RETARGET)
-ALL_NODES: tuple[NodeSpec, ...] = (CAMERA_SOURCE, WHOLE_BODY_POSE, POSE_RETARGET)
+ALL_NODES: tuple[NodeSpec, ...] = (CAMERA_SOURCE, WHOLE_BODY_POSE, POSE_RETARGET, EPISODE_RECORDER)

@@ -1,0 +1,187 @@
+"""Session benchmark: the teleop chain (pose node -> retargeting node) fed real footage at 30 Hz on the CPU.
+
+  ROS_DOMAIN_ID=<n> PYTHONPATH=src .venv/bin/python bench/session.py [--seconds 20] [--rate 30] [--video FILE]
+
+The benchmark publishes JPEG camera frames (Megamind.avi, looped) with CameraInfo at `rate` on an
+absolute schedule, as camera_source_node does, to the real nodes started as processes with the
+launch files' YAML, and engages the retargeting node once an operator is tracked.
+
+  latency_ms_*: image stamp -> joint command publication.  Commands carry no stamp (JointTrajectory
+                stamp 0 = execute on receipt); the retargeting node publishes them and then, in the
+                same callback, the TeleopStatus stamped with the image's stamp, whose arrival is
+                measured (with or without engagement: the same cycle runs either way).
+  pose_latency_ms_*: image stamp -> WholeBodyPoseArray arrival (the pose node alone).
+  fps: camera frames answered per second; dropped_frames: fed frames never answered (the pose node
+       keeps only the latest frame, so a slow frame drops stale ones instead of queueing them).
+  backlog_growth: trend of the backlog, the frames fed after the frame being answered at each answer
+       (the queue behind it): least-squares slope in frames per second of run, rounded (0 = no queue
+       builds; a chain that queued every frame would gain feed_hz - fps frames per second).
+  latency_vs_target: latency_ms_p50 / 80 ms and latency_ms_p99 / 150 ms (the targets).
+Reference, measured in the same run before the chain starts: the pose estimator called in-process
+(no ROS, no JPEG) on the same frames, one after the other (reference_pose_ms_*); latency_vs_reference
+= latency_ms_p50 / reference_pose_ms_p50.  A node that keeps only the latest frame answers, on
+average, after half a processing time of waiting plus one processing time: ~1.5 x the reference.
+Last line: JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import rclpy  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.signals import SignalHandlerOptions  # noqa: E402
+from sensor_msgs.msg import CameraInfo, CompressedImage  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+
+from teleop_common.node_support import SENSOR_QOS, STATE_QOS  # noqa: E402
+from teleop_common.pose_msgs import ns_to_stamp, stamp_to_ns  # noqa: E402
+from teleop_session.camera_info import Calibration  # noqa: E402
+from teleop_session.graph import CAMERA_IMAGE, CAMERA_INFO, POSE_RETARGET, REPO_ROOT, WHOLE_BODY_POSE  # noqa: E402
+from teleop_session.processes import NodeProcesses  # noqa: E402
+from teleop_session.session_monitor import SessionMonitor  # noqa: E402
+
+WARMUP_S = 3.0
+TARGET_P50_MS, TARGET_P99_MS = 80.0, 150.0
+
+
+def _jpeg_frames(video: Path, limit: int = 300) -> tuple[list[bytes], int, int]:
+    capture = cv2.VideoCapture(str(video))
+    frames = []
+    while len(frames) < limit:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+        height, width = frame.shape[:2]
+    capture.release()
+    if not frames:
+        raise SystemExit(f"{video}: no frame decoded")
+    return frames, width, height
+
+
+def reference_pose_ms(frames: list[bytes], count: int) -> list[float]:
+    """Wall time of the pose estimator alone on `count` frames (after 5 warm-up frames)."""
+    from teleop_common.config import load
+    from whole_body_pose.config import PoseNodeConfig
+    from whole_body_pose.pipeline import build_estimator
+
+    estimator = build_estimator(load(PoseNodeConfig, REPO_ROOT / "config" / WHOLE_BODY_POSE.config_file))
+    times = []
+    for i in range(count + 5):
+        rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(frames[i % len(frames)], np.uint8), cv2.IMREAD_COLOR),
+                           cv2.COLOR_BGR2RGB)
+        started = time.perf_counter()
+        estimator.process(rgb, int(i * 1e9 / 30), "camera_optical", None)
+        times.append((time.perf_counter() - started) * 1e3)
+    return times[5:]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 1) if values else float("nan")
+
+
+def feed(monitor: SessionMonitor, frames: list[bytes], width: int, height: int, rate: float, seconds: float) -> list[tuple[int, int]]:
+    """Publish frames on an absolute schedule; returns (publish time, stamp) of each."""
+    image_pub = monitor.create_publisher(CompressedImage, CAMERA_IMAGE + "/compressed", SENSOR_QOS)
+    info_pub = monitor.create_publisher(CameraInfo, CAMERA_INFO, STATE_QOS)
+    calibration = Calibration.from_fov(width, height, 60.0)
+    published = []
+    start = time.monotonic()
+    for i in range(int(seconds * rate)):
+        time.sleep(max(0.0, start + i / rate - time.monotonic()))
+        header = Header(stamp=ns_to_stamp(time.time_ns()), frame_id="camera_optical")
+        msg = CompressedImage(header=header, format="bgr8; jpeg compressed bgr8")
+        msg.data = frames[i % len(frames)]
+        image_pub.publish(msg)
+        info_pub.publish(calibration.to_msg(header))
+        published.append((time.time_ns(), stamp_to_ns(header.stamp)))
+    time.sleep(1.0)
+    return published
+
+
+def figures(monitor: SessionMonitor, published: list[tuple[int, int]], warmup_ns: int, rate: float,
+            reference: list[float]) -> dict:
+    log = monitor.log
+    measured = [(p, s) for p, s in published if s >= warmup_ns]
+    order = {stamp: i for i, (_, stamp) in enumerate(published)}
+    publish_times = np.array([p for p, _ in published], np.int64)
+    answers = sorted((receive, stamp_to_ns(s.header.stamp)) for receive, s in log.statuses
+                     if stamp_to_ns(s.header.stamp) in order and stamp_to_ns(s.header.stamp) >= warmup_ns)
+    latency = [(receive - stamp) / 1e6 for receive, stamp in answers]
+    pose_latency = [(receive - stamp) / 1e6 for stamp, (receive, _) in log.poses.items()
+                    if stamp in order and stamp >= warmup_ns]
+    backlog = [int(np.searchsorted(publish_times, receive, side="right")) - order[stamp] - 1 for receive, stamp in answers]
+    times_s = [(receive - answers[0][0]) / 1e9 for receive, _ in answers]
+    slope = float(np.polyfit(times_s, backlog, 1)[0]) if len(backlog) > 2 else float("nan")
+    span_s = (measured[-1][1] - measured[0][1]) / 1e9 if len(measured) > 1 else float("nan")
+    p50, p99 = _percentile(latency, 50), _percentile(latency, 99)
+    return {
+        "latency_ms_p50": p50, "latency_ms_p99": p99,
+        "pose_latency_ms_p50": _percentile(pose_latency, 50), "pose_latency_ms_p99": _percentile(pose_latency, 99),
+        "fps": round(len(answers) / span_s, 2) if answers else 0.0,
+        "feed_hz": rate, "frames_fed": len(measured),
+        "dropped_frames": len(measured) - len({s for _, s in answers}),
+        "backlog_growth": int(round(slope)) if np.isfinite(slope) else None, "backlog_slope_per_s": round(slope, 3),
+        "backlog_median": float(np.median(backlog)) if backlog else float("nan"), "backlog_max": max(backlog, default=0),
+        "engaged_answers": sum(1 for _, s in log.statuses if s.engaged and stamp_to_ns(s.header.stamp) in order),
+        "latency_vs_target": [round(p50 / TARGET_P50_MS, 2), round(p99 / TARGET_P99_MS, 2)],
+        "reference_pose_ms_p50": _percentile(reference, 50), "reference_pose_ms_p99": _percentile(reference, 99),
+        "latency_vs_reference": round(p50 / _percentile(reference, 50), 2) if reference else None,
+        "cpu_load_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured feeding time (after warm-up)")
+    parser.add_argument("--rate", type=float, default=30.0, help="camera rate fed to the chain (Hz)")
+    parser.add_argument("--video", type=Path, default=REPO_ROOT / ".cache" / "media" / "Megamind.avi")
+    parser.add_argument("--reference-frames", type=int, default=40, help="in-process estimator frames (0: skip)")
+    args = parser.parse_args()
+    frames, width, height = _jpeg_frames(args.video)
+    reference = reference_pose_ms(frames, args.reference_frames) if args.reference_frames else []
+
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    monitor = SessionMonitor(CAMERA_IMAGE + "/compressed")
+    executor = SingleThreadedExecutor()
+    executor.add_node(monitor)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    processes = NodeProcesses(REPO_ROOT / "out" / "bench" / "session_logs")
+    try:
+        processes.start(WHOLE_BODY_POSE)
+        processes.start(POSE_RETARGET)
+        deadline = time.monotonic() + 180
+        while not (monitor.count_publishers("/poses") and monitor.retarget_ready()
+                   and monitor.count_subscribers(CAMERA_IMAGE + "/compressed")):
+            processes.check_alive()
+            if time.monotonic() > deadline:
+                raise SystemExit("nodes not ready after 180 s")
+            time.sleep(0.1)
+        warmup_ns = time.time_ns() + int(WARMUP_S * 1e9)
+        published = feed(monitor, frames, width, height, args.rate, WARMUP_S + args.seconds)
+        processes.check_alive()
+    finally:
+        processes.stop_all()
+        executor.shutdown()
+        spinner.join(timeout=5.0)
+        monitor.destroy_node()
+        rclpy.try_shutdown()
+    result = figures(monitor, published, warmup_ns, args.rate, reference)
+    print(f"logs: {processes.log_dir}", file=sys.stderr)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,192 @@
+"""Export recorded MCAP episodes to a LeRobot v3.0 dataset.
+
+    python -m teleop_session.export EPISODES... --out DIR [--fps N] [--image-topic T]
+                                    [--state-topic T] [--action-topics T ...] [--robot-type NAME]
+
+EPISODES are episode files or folders of them.  Each episode is resampled on a uniform grid at the
+dataset rate (LeRobot decodes video frames by timestamp = frame_index / fps), on the recorder's
+clock: frame k holds the latest camera image and robot JointState received by t0 + k/fps.  The
+action has one entry per robot joint (the state's names): the latest position commanded for that
+joint (trajectory_msgs/JointTrajectory, any topic) before the next frame, i.e. what the robot was told
+after that observation; a joint not commanded yet (robot not engaged) holds its measured position.
+Topics are found by type when there is one of each (sensor_msgs/CompressedImage for the camera,
+sensor_msgs/JointState for observation.state); every JointTrajectory topic is a command source.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from teleop_session.episodes import Episode, EpisodeError
+from teleop_session.lerobot_v3 import EpisodeFrames, LeRobotV3Writer
+
+IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
+STATE_TYPE = "sensor_msgs/msg/JointState"
+COMMAND_TYPE = "trajectory_msgs/msg/JointTrajectory"
+DEFAULT_TASK = "teleoperation"
+
+
+class ExportError(ValueError):
+    """Episodes that cannot form one dataset (missing topics, differing joints or camera size)."""
+
+
+@dataclass(frozen=True)
+class Topics:
+    image: str
+    state: str
+    actions: tuple[str, ...]
+
+
+def find_topics(episode: Episode, image: str | None, state: str | None, actions: list[str] | None) -> Topics:
+    """The given topics, or the only topic of each type in the episode."""
+    def only(type_name: str, given: str | None, flag: str) -> str:
+        if given:
+            if given not in episode.topics:
+                raise ExportError(f"{episode.path}: no topic {given}; recorded: {sorted(episode.topics)}")
+            return given
+        found = episode.topics_of_type(type_name)
+        if len(found) != 1:
+            raise ExportError(f"{episode.path}: {len(found)} {type_name} topics {found}; choose one with {flag}")
+        return found[0]
+
+    commands = actions if actions else episode.topics_of_type(COMMAND_TYPE)
+    return Topics(only(IMAGE_TYPE, image, "--image-topic"), only(STATE_TYPE, state, "--state-topic"), tuple(commands))
+
+
+class _Series:
+    """Values over the recorder's clock, sampled as 'latest at or before t'."""
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self.values: list = []
+
+    def add(self, time_ns: int, value) -> None:  # noqa: ANN001 - a float or an array
+        self.times.append(time_ns)
+        self.values.append(value)
+
+    def at(self, time_ns: float):  # noqa: ANN201
+        i = int(np.searchsorted(self.times, time_ns, side="right")) - 1
+        return self.values[i] if i >= 0 else None
+
+
+def resample(episode: Episode, topics: Topics, fps: float, progress: tqdm) -> tuple[EpisodeFrames, list[str]]:
+    """One episode on the dataset grid; returns the frames and the joint names (state and action)."""
+    images: list[tuple[int, bytes]] = []
+    names: list[str] | None = None
+    state = _Series()
+    commanded: dict[str, _Series] = {}
+    for item in episode.messages([topics.image, topics.state, *topics.actions]):
+        msg = item.message
+        if item.topic == topics.image:
+            images.append((item.log_time_ns, bytes(msg.data)))
+        elif item.topic == topics.state:
+            names = names or list(msg.name)
+            lookup = dict(zip(msg.name, msg.position))
+            if set(names) <= set(lookup):
+                state.add(item.log_time_ns, np.array([lookup[n] for n in names], np.float64))
+        elif msg.points:
+            for name, position in zip(msg.joint_names, msg.points[0].positions):
+                commanded.setdefault(name, _Series()).add(item.log_time_ns, float(position))
+    if not images or not state.times:
+        raise ExportError(f"{episode.path}: {len(images)} images and {len(state.times)} joint states; need both")
+    image_times = np.array([t for t, _ in images], np.int64)
+    period = 1e9 / fps
+    count = int((image_times[-1] - image_times[0]) // period) + 1
+    grid = image_times[0] + np.arange(count) * period
+
+    frames, states, actions = [], [], []
+    decoded: dict[int, np.ndarray] = {}
+    consumed = 0
+    for time_ns in grid:
+        index = int(np.searchsorted(image_times, time_ns, side="right")) - 1
+        if index not in decoded:
+            image = cv2.imdecode(np.frombuffer(images[index][1], np.uint8), cv2.IMREAD_COLOR)
+            if image is None:
+                raise ExportError(f"{episode.path}: image {index} of {topics.image} is not a JPEG/PNG")
+            decoded = {index: image}
+        progress.update(index + 1 - consumed)
+        consumed = index + 1
+        measured = state.at(time_ns)
+        measured = state.values[0] if measured is None else measured
+        command = [commanded[n].at(time_ns + period) if n in commanded else None for n in names]
+        frames.append(decoded[index])
+        states.append(measured)
+        actions.append([m if c is None else c for m, c in zip(measured, command)])
+    progress.update(len(images) - consumed)
+    return EpisodeFrames(task=episode.task or DEFAULT_TASK, frames=frames, state=np.asarray(states, np.float32),
+                         action=np.asarray(actions, np.float32)), names
+
+
+def episode_files(paths: list[str]) -> list[Path]:
+    """Episode files named on the command line, folders expanded to their *.mcap in name order."""
+    files: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files += sorted(path.glob("*.mcap"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ExportError(f"{name}: no such episode file or folder")
+    if not files:
+        raise ExportError(f"no .mcap episode in {paths}")
+    return files
+
+
+def export(paths: list[str], out: Path, fps: float = 0.0, image_topic: str | None = None,
+           state_topic: str | None = None, action_topics: list[str] | None = None,
+           robot_type: str | None = None, show_progress: bool = True) -> dict:
+    """Write the dataset; returns meta/info.json's content."""
+    episodes = [Episode(p) for p in episode_files(paths)]
+    if fps <= 0:
+        rate = float(episodes[0].metadata.get("episode_stats", {}).get("image.fps", "nan"))
+        if not np.isfinite(rate) or rate <= 0:
+            raise ExportError(f"{episodes[0].path}: no image rate in its metadata; give --fps")
+        fps = float(round(rate))
+    writer: LeRobotV3Writer | None = None
+    total = 0
+    for episode in episodes:
+        total += episode.counts.get(find_topics(episode, image_topic, state_topic, action_topics).image, 0)
+    with tqdm(total=total, unit="img", desc="export", disable=not show_progress, file=sys.stderr) as progress:
+        for episode in episodes:
+            topics = find_topics(episode, image_topic, state_topic, action_topics)
+            progress.set_postfix_str(episode.path.name)
+            frames, names = resample(episode, topics, fps, progress)
+            if writer is None:
+                writer = LeRobotV3Writer(out, int(fps), names, names, robot_type=robot_type)
+            elif names != writer.state_names:
+                raise ExportError(f"{episode.path}: joints {names} differ from the first episode's {writer.state_names}")
+            writer.add_episode(frames)
+    return writer.finish()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Export MCAP teleop episodes to a LeRobot v3.0 dataset.")
+    parser.add_argument("episodes", nargs="+", help="episode .mcap files or folders of them")
+    parser.add_argument("--out", type=Path, required=True, help="dataset folder to create (must be empty or new)")
+    parser.add_argument("--fps", type=float, default=0.0, help="dataset rate (default: the camera's, rounded)")
+    parser.add_argument("--image-topic", help="CompressedImage topic (default: the only one)")
+    parser.add_argument("--state-topic", help="JointState topic (default: the only one)")
+    parser.add_argument("--action-topics", nargs="+", help="JointTrajectory command topics (default: all of them)")
+    parser.add_argument("--robot-type", help="robot_type written in meta/info.json")
+    args = parser.parse_args(argv)
+    try:
+        info = export(args.episodes, args.out, args.fps, args.image_topic, args.state_topic, args.action_topics,
+                      args.robot_type)
+    except (ExportError, EpisodeError, FileExistsError) as error:
+        print(f"export: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.out}: {info['total_episodes']} episodes, {info['total_frames']} frames at {info['fps']} fps, "
+          f"state {len(info['features']['observation.state']['names'])}, "
+          f"action {len(info['features']['action']['names'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

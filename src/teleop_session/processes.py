@@ -1,0 +1,67 @@
+"""Node processes of a session (demo, benchmark, tests): started like bringup does, stopped cleanly.
+
+Each node runs as its own process with the command line `teleop_session.bringup` builds (same
+executable, parameter file and remappings as the launch files), its output going to a log file.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from teleop_session.bringup import node_command
+from teleop_session.graph import CONFIG_DIR, NodeSpec
+
+STOP_TIMEOUT_S = 15.0
+
+
+class NodeFailed(RuntimeError):
+    """A node process exited while the session needed it; the message holds its log's tail."""
+
+
+class NodeProcesses:
+    """Started node processes by name; `stop_all` sends SIGINT, then kills what does not stop."""
+
+    def __init__(self, log_dir: Path, config_dir: Path = CONFIG_DIR) -> None:
+        self.log_dir = log_dir
+        self.config_dir = config_dir
+        self.processes: dict[str, tuple[subprocess.Popen, Path]] = {}
+        log_dir.mkdir(parents=True, exist_ok=True)
+
+    def start(self, spec: NodeSpec, parameters: dict[str, str] | None = None) -> subprocess.Popen:
+        command = node_command(spec, self.config_dir, {}, parameters)
+        log = self.log_dir / f"{spec.name}.log"
+        with open(log, "w") as out:
+            out.write(" ".join(command) + "\n")
+            out.flush()
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                       env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        self.processes[spec.name] = (process, log)
+        return process
+
+    def log_tail(self, name: str, lines: int = 15) -> str:
+        return "\n".join(self.processes[name][1].read_text(errors="replace").splitlines()[-lines:])
+
+    def check_alive(self, *names: str) -> None:
+        """Raise NodeFailed naming the first of `names` (all when empty) that has exited."""
+        for name in names or tuple(self.processes):
+            process, log = self.processes[name]
+            if process.poll() is not None:
+                raise NodeFailed(f"{name} exited with status {process.returncode}; {log}:\n{self.log_tail(name)}")
+
+    def stop(self, name: str) -> int | None:
+        process, _ = self.processes[name]
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        try:
+            return process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def stop_all(self) -> dict[str, int | None]:
+        for process, _ in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        return {name: self.stop(name) for name in self.processes}

@@ -1,0 +1,56 @@
+"""Bad configuration fails at start-up with a message naming the key and the accepted values."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO
+
+from teleop_common.config import ConfigError, load
+from teleop_session.graph import ALL_NODES, CONFIG_DIR, POSE_RETARGET, WHOLE_BODY_POSE
+
+
+def _start(executable: str, *ros_args: str, timeout_s: float = 60) -> subprocess.CompletedProcess:
+    command = [str(Path(sys.executable).parent / executable), "--ros-args", *ros_args]
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
+
+
+@pytest.mark.parametrize("spec,key,value,accepted", [
+    (WHOLE_BODY_POSE, "backend", "cuda", "onnxruntime | tensorrt | dope"),
+    (WHOLE_BODY_POSE, "default_fov_deg", "500.0", "[10"),
+    (POSE_RETARGET, "operator.selection", "tallest", "largest"),
+], ids=["pose-backend", "pose-fov", "retarget-operator"])
+def test_node_refuses_bad_parameter(spec, key, value, accepted):
+    result = _start(spec.executable, "--params-file", str(CONFIG_DIR / spec.config_file), "-p", f"{key}:={value}")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"'{key}'" in result.stderr and value in result.stderr and accepted in result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("spec", [WHOLE_BODY_POSE, POSE_RETARGET], ids=lambda s: s.executable)
+def test_node_refuses_unknown_key_in_parameter_file(spec, tmp_path):
+    document = yaml.safe_load((CONFIG_DIR / spec.config_file).read_text())
+    document["/**"]["ros__parameters"]["no_such_setting"] = 1
+    params = tmp_path / spec.config_file
+    params.write_text(yaml.safe_dump(document))
+    result = _start(spec.executable, "--params-file", str(params))
+    assert result.returncode == 2 and "'no_such_setting'" in result.stderr and "known keys" in result.stderr
+
+
+@pytest.mark.parametrize("spec", ALL_NODES, ids=lambda s: s.executable)
+def test_loader_names_the_key_of_a_bad_value(spec, tmp_path):
+    """Every numeric or choice field of every node rejects a wrong type with its own key in the message."""
+    config_cls = spec.load_config_class()
+    document = yaml.safe_load((CONFIG_DIR / spec.config_file).read_text())
+    params = document["/**"]["ros__parameters"]
+    key = next(k for k, v in params.items() if not isinstance(v, dict))
+    params[key] = {"not": "a scalar"}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError) as error:
+        load(config_cls, path)
+    assert error.value.key == key and "accepted" in str(error.value)

@@ -1,0 +1,84 @@
+"""The one-command session on a short real clip: camera -> pose node -> retargeting node -> simulated
+robot, recorded; its side-by-side MP4, summary and MCAP episode exist and decode."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+from conftest import REPO
+from mcap.reader import make_reader
+from mcap_ros2.decoder import DecoderFactory
+
+from teleop_session.episodes import Episode
+
+DEMO_FRAMES = 48
+TASK = "wave at the robot"
+SUMMARY_KEYS = {"frames", "frames_with_pose", "dropped_frames", "fps", "latency_ms_p50", "latency_ms_p99",
+                "pose_latency_ms_p50", "safety_events", "engaged", "episode", "video"}
+
+
+@functools.lru_cache(maxsize=1)
+def run_demo(out_dir: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run the demo once per test session (the export tests reuse its episode)."""
+    video = Path(out_dir) / "session.mp4"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])))
+    result = subprocess.run([sys.executable, "-m", "teleop_session.demo", "--max-frames", str(DEMO_FRAMES),
+                             "--out", str(video), "--task", TASK], capture_output=True, text=True, timeout=420,
+                            env=env, cwd=REPO)
+    return result, video
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path, dict]:
+    result, video = run_demo(str(tmp_path_factory.getbasetemp() / "demo"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, video, json.loads((video.parent / "summary.json").read_text())
+
+
+def test_video_is_side_by_side_and_decodes(demo):
+    _, video, summary = demo
+    capture = cv2.VideoCapture(str(video))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    assert len(frames) == summary["frames"] >= DEMO_FRAMES - 4          # every camera frame that arrived
+    height, width = frames[0].shape[:2]
+    assert width > 720 * 1.5 and height >= 528                           # camera (720x528) | robot render
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(23.976, rel=0.05)
+    robot = frames[len(frames) // 2][:528, 720:]
+    assert robot.std() > 10                                               # a rendered scene, not a blank panel
+
+
+def test_summary_reports_the_session(demo):
+    result, video, summary = demo
+    assert SUMMARY_KEYS <= set(summary)
+    assert json.loads(result.stdout[result.stdout.index("{"):]) == summary
+    assert summary["frames_with_pose"] + summary["dropped_frames"] == summary["frames"]
+    assert summary["frames_with_pose"] >= 1 and summary["fps"] > 0
+    assert all(reason.isupper() and count > 0 for reason, count in summary["safety_events"].items())
+    assert 0 < summary["pose_latency_ms_p50"] <= summary["latency_ms_p50"] <= summary["latency_ms_p99"]
+    assert summary["operator_frames"] == 0 or summary["engage_replies"]  # it asked once an operator was tracked
+    assert summary["engaged"] == (summary["commands"] > 0)               # commands flow only while engaged
+    assert "session" in result.stderr and "video" in result.stderr          # the progress bars
+
+
+def test_session_episode_is_recorded(demo):
+    _, video, summary = demo
+    path = Path(summary["episode"]["path"])
+    episode = Episode(path)
+    assert episode.task == TASK and path.parent == video.parent / "episodes"
+    assert {"/camera/image_raw/compressed", "/camera/camera_info", "/poses", "/teleop_status",
+            "/joint_states"} <= set(episode.counts)
+    assert episode.counts["/camera/image_raw/compressed"] >= summary["frames"] - 2
+    with open(path, "rb") as stream:
+        decoded = sum(1 for _ in make_reader(stream, decoder_factories=[DecoderFactory()]).iter_decoded_messages())
+    assert decoded == sum(episode.counts.values())
