@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -37,9 +36,6 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-import rclpy  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.signals import SignalHandlerOptions  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
@@ -48,7 +44,7 @@ from teleop_common.pose_msgs import ns_to_stamp, stamp_to_ns  # noqa: E402
 from teleop_session.camera_info import Calibration  # noqa: E402
 from teleop_session.graph import CAMERA_IMAGE, CAMERA_INFO, POSE_RETARGET, REPO_ROOT, WHOLE_BODY_POSE  # noqa: E402
 from teleop_session.processes import NodeProcesses  # noqa: E402
-from teleop_session.session_monitor import SessionMonitor  # noqa: E402
+from teleop_session.session_monitor import SessionMonitor, spinning_monitor  # noqa: E402
 
 WARMUP_S = 3.0
 TARGET_P50_MS, TARGET_P99_MS = 80.0, 150.0
@@ -151,32 +147,23 @@ def main() -> int:
     frames, width, height = _jpeg_frames(args.video)
     reference = reference_pose_ms(frames, args.reference_frames) if args.reference_frames else []
 
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    monitor = SessionMonitor(CAMERA_IMAGE + "/compressed")
-    executor = SingleThreadedExecutor()
-    executor.add_node(monitor)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    processes = NodeProcesses(REPO_ROOT / "out" / "bench" / "session_logs")
-    try:
-        processes.start(WHOLE_BODY_POSE)
-        processes.start(POSE_RETARGET)
-        deadline = time.monotonic() + 180
-        while not (monitor.count_publishers("/poses") and monitor.retarget_ready()
-                   and monitor.count_subscribers(CAMERA_IMAGE + "/compressed")):
+    with spinning_monitor(CAMERA_IMAGE + "/compressed") as monitor:
+        processes = NodeProcesses(REPO_ROOT / "out" / "bench" / "session_logs")
+        try:
+            processes.start(WHOLE_BODY_POSE)
+            processes.start(POSE_RETARGET)
+            deadline = time.monotonic() + 180
+            while not (monitor.count_publishers("/poses") and monitor.retarget_ready()
+                       and monitor.count_subscribers(CAMERA_IMAGE + "/compressed")):
+                processes.check_alive()
+                if time.monotonic() > deadline:
+                    raise SystemExit("nodes not ready after 180 s")
+                time.sleep(0.1)
+            warmup_ns = time.time_ns() + int(WARMUP_S * 1e9)
+            published = feed(monitor, frames, width, height, args.rate, WARMUP_S + args.seconds)
             processes.check_alive()
-            if time.monotonic() > deadline:
-                raise SystemExit("nodes not ready after 180 s")
-            time.sleep(0.1)
-        warmup_ns = time.time_ns() + int(WARMUP_S * 1e9)
-        published = feed(monitor, frames, width, height, args.rate, WARMUP_S + args.seconds)
-        processes.check_alive()
-    finally:
-        processes.stop_all()
-        executor.shutdown()
-        spinner.join(timeout=5.0)
-        monitor.destroy_node()
-        rclpy.try_shutdown()
+        finally:
+            processes.stop_all()
     result = figures(monitor, published, warmup_ns, args.rate, reference)
     print(f"logs: {processes.log_dir}", file=sys.stderr)
     print(json.dumps(result))

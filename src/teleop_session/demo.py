@@ -23,9 +23,6 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import cv2  # noqa: E402
-import rclpy  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.signals import SignalHandlerOptions  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
@@ -35,7 +32,7 @@ from teleop_common.config import load  # noqa: E402
 from teleop_session.graph import (  # noqa: E402
     CAMERA_IMAGE, CAMERA_SOURCE, CONFIG_DIR, EPISODE_RECORDER, POSE_RETARGET, REPO_ROOT, WHOLE_BODY_POSE)
 from teleop_session.processes import NodeFailed, NodeProcesses  # noqa: E402
-from teleop_session.session_monitor import SessionMonitor  # noqa: E402
+from teleop_session.session_monitor import SessionMonitor, spinning_monitor  # noqa: E402
 from teleop_session.session_report import render_video, summarize  # noqa: E402
 from teleop_session.session_video import RobotView, VideoFile  # noqa: E402
 
@@ -151,28 +148,19 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
 
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    monitor = SessionMonitor(CAMERA_IMAGE + "/compressed")
-    executor = SingleThreadedExecutor()
-    executor.add_node(monitor)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    processes = NodeProcesses(args.out.parent / "logs", args.config_dir)
     started = time.monotonic()
     episode: dict = {}
-    try:
-        episode = run_live(args, monitor, processes)
-    except NodeFailed as error:
-        print(f"[demo] {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\n[demo] interrupted: stopping the nodes (the recorder closes its episode)", file=sys.stderr)
-    finally:
-        processes.stop_all()
-        executor.shutdown()
-        spinner.join(timeout=5.0)
-        monitor.destroy_node()
-        rclpy.try_shutdown()
+    with spinning_monitor(CAMERA_IMAGE + "/compressed") as monitor:
+        processes = NodeProcesses(args.out.parent / "logs", args.config_dir)
+        try:
+            episode = run_live(args, monitor, processes)
+        except NodeFailed as error:
+            print(f"[demo] {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\n[demo] interrupted: stopping the nodes (the recorder closes its episode)", file=sys.stderr)
+        finally:
+            processes.stop_all()
     live_s = time.monotonic() - started
     if not monitor.log.images:
         print("[demo] no camera frame arrived; see the logs in " + str(args.out.parent / "logs"), file=sys.stderr)

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, JointState
 from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory
@@ -121,3 +126,25 @@ class SessionMonitor(Node):
         if reply is not None:
             with self.lock:
                 self.log.engage_replies.append(f"{'engaged' if reply.success else 'refused'}: {reply.message}")
+
+
+@contextmanager
+def spinning_monitor(image_topic: str) -> Iterator[SessionMonitor]:
+    """A SessionMonitor spinning in a background thread for the duration of the block.
+
+    rclpy's signal handlers stay off: the caller owns Ctrl-C (it must stop the node processes).
+    What the monitor logged stays readable after the block.
+    """
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    monitor = SessionMonitor(image_topic)
+    executor = SingleThreadedExecutor()
+    executor.add_node(monitor)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        yield monitor
+    finally:
+        executor.shutdown()
+        spinner.join(timeout=5.0)
+        monitor.destroy_node()
+        rclpy.try_shutdown()

@@ -1,8 +1,8 @@
 """Convert MediaPipe's TFLite part experts to dynamic-batch ONNX files (run once by `make setup`).
 
 Runs in the separate conversion venv (tensorflow-cpu + tf2onnx, see requirements-convert.txt),
-because tensorflow's protobuf/numpy pins conflict with mediapipe's.  It therefore imports nothing
-from the rest of the project.
+because tensorflow's protobuf/numpy pins conflict with mediapipe's.  It therefore imports from the
+project only `whole_body_pose.models`, which needs nothing but the standard library.
 
     python -m whole_body_pose.model_prep --source <mediapipe>/modules --out .cache/models [--verify]
 
@@ -15,7 +15,6 @@ with the original TFLite model on real images.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -26,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from whole_body_pose.models import sha256_of
 
 # Bump when the conversion itself changes so existing files are rebuilt.
 PREP_VERSION = 3
@@ -69,14 +70,6 @@ SPECS: tuple[ModelSpec, ...] = (
               ("box_regressors", "score_logits")),
 )
 INPUT_NAME = "image"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def log(message: str) -> None:
