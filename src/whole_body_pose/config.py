@@ -32,6 +32,30 @@ class GapFillConfig:
 
 
 @dataclass
+class DopeConfig:
+    """Which DOPE model runs, on which runtime, and how its proposals are merged.
+
+    `model` is an exported ONNX file (runs on any registered inference runtime, e.g. onnxruntime
+    or tensorrt) or a training checkpoint (.pt, runs in torch; also the public DOPE checkpoints).
+    The defaults are the real-time configuration: small input, 50 proposals, FP16 where a GPU
+    runtime offers it.
+    """
+
+    model: str = ""                                         # "" = <model_dir>/dope.onnx
+    runtime: str = choice("onnxruntime", "tensorrt", "torch")
+    input_width: int = bounded(320, 64, 2048)               # torch runtime; an ONNX file fixes its own size
+    input_height: int = bounded(240, 64, 2048)
+    num_proposals: int = bounded(50, 1, 2000)               # torch runtime; an ONNX file fixes its own
+    body_score: float = bounded(0.5, 0.0, 1.0)              # minimum score of a merged detection per part
+    hand_score: float = bounded(0.5, 0.0, 1.0)
+    face_score: float = bounded(0.5, 0.0, 1.0)
+    merge_iou: float = bounded(0.3, 0.0, 1.0)               # region overlap that merges two proposals
+    merge_similarity_3d: float = bounded(0.5, 0.0, 10.0)    # 3D distance / pose radius that merges two proposals
+    suppress_iou: float = bounded(0.3, 0.0, 1.0)            # region overlap that drops a weaker proposal
+    fp16: bool = True                                       # half precision on CUDA (torch) / TensorRT
+
+
+@dataclass
 class PoseNodeConfig:
     """Top-level configuration of the estimator (and of the ROS node that wraps it)."""
 
@@ -57,6 +81,7 @@ class PoseNodeConfig:
     default_fov_deg: float = bounded(60.0, 10, 170)    # horizontal field of view when no CameraInfo
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
     gap_fill: GapFillConfig = field(default_factory=GapFillConfig)
+    dope: DopeConfig = field(default_factory=DopeConfig)  # used when backend is dope
     publish_markers: bool = True
     publish_annotated_image: bool = False
 
