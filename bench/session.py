@@ -151,7 +151,7 @@ def main() -> int:
         processes = NodeProcesses(REPO_ROOT / "out" / "bench" / "session_logs")
         try:
             processes.start(WHOLE_BODY_POSE)
-            processes.start(POSE_RETARGET)
+            processes.start(POSE_RETARGET, {"engage.mode": "sync"})  # as the demo: move to the operator slowly
             deadline = time.monotonic() + 180
             while not (monitor.count_publishers("/poses") and monitor.retarget_ready()
                        and monitor.count_subscribers(CAMERA_IMAGE + "/compressed")):
