@@ -29,6 +29,7 @@ def generate_test_description():
 
 
 class TestNodesComeUp(unittest.TestCase):
-    def test_both_nodes_join_the_graph(self, proc_output):
-        proc_output.assertWaitFor("whole_body_pose", timeout=60, stream="stderr")
-        proc_output.assertWaitFor("pose_retarget", timeout=60, stream="stderr")
+    def test_both_nodes_start_with_the_installed_config(self, proc_output):
+        # Lines each node logs once its configuration validated and its core is built.
+        proc_output.assertWaitFor("ready; waiting for images on /camera/image_raw", timeout=120, stream="stderr")
+        proc_output.assertWaitFor("disengaged until ~/engage", timeout=120, stream="stderr")

@@ -48,6 +48,9 @@ class WholeBodyPoseNode(Node):
         self.diagnostics = Diagnostics(self, "whole-body pose", self._figures, self.counters)
         self._worker = threading.Thread(target=self._work, name="pose_worker", daemon=True)
         self._worker.start()
+        image_topic = self.resolve_topic_name("image")
+        self.get_logger().info(f"backend '{self.config.backend}' ready; waiting for images on {image_topic}"
+                               f" (or {image_topic}/compressed)")
 
     def _figures(self) -> dict[str, Any]:
         return {"fps": self.latency.rate_hz(), "latency_ms_p50": self.latency.percentile(50),
