@@ -241,3 +241,24 @@ def test_dope_config_rejects_bad_values_naming_the_key() -> None:
         from_mapping(DopeConfig, {"runtime": "cuda"}, prefix="dope.")
     with pytest.raises(ConfigError, match="'body_score'"):
         from_mapping(DopeConfig, {"body_score": 1.5})
+
+
+def test_box_identity_keeps_ids_across_frames() -> None:
+    from whole_body_pose.dope.identity import BoxIdentity
+
+    identity = BoxIdentity(min_iou=0.3, max_missed=2)
+    a, b = np.array([0, 0, 100, 200.0]), np.array([300, 0, 400, 200.0])
+    first = identity.assign(np.stack([a, b]))
+    assert sorted(first) == [1, 2]
+    moved = identity.assign(np.stack([b + 5, a + 5]))                  # listed in the other order, moved a bit
+    assert moved == [first[1], first[0]]
+    assert identity.assign(np.stack([a + 10])) == [first[0]]           # b unseen for one frame...
+    assert identity.assign(np.stack([a + 10, b])) == [first[0], first[1]]  # ...and back with its id
+    for _ in range(3):                                                 # b gone longer than max_missed
+        identity.assign(np.stack([a]))
+    back = identity.assign(np.stack([a, b]))
+    assert back[0] == first[0] and back[1] not in first                # a stranger now
+    nan_box = identity.assign(np.stack([a, np.full(4, np.nan)]))
+    assert nan_box[0] == first[0] and nan_box[1] not in (*first, back[1])
+    identity.reset()
+    assert identity.assign(np.stack([a])) == [1]

@@ -25,6 +25,7 @@ from whole_body_pose.dope import checkpoint
 from whole_body_pose.config import DopeConfig
 from whole_body_pose.dope.export import INPUT_NAME, read_spec
 from whole_body_pose.dope.frames import letterbox
+from whole_body_pose.dope.identity import BoxIdentity
 from whole_body_pose.dope.merge import Detection, MergeSettings
 from whole_body_pose.dope.network import OUTPUT_NAMES, DopeNet, NetSpec, with_proposals
 from whole_body_pose.dope.parts import PART_NAMES
@@ -106,6 +107,7 @@ class DopeEstimator:
         self.model = model
         self.merge = merge
         self.default_fov_deg = default_fov_deg
+        self.identity = BoxIdentity()
 
     def infer(self, image_rgb: np.ndarray) -> tuple[list[WholeBody], float]:
         """Assembled detections in network-input pixels, and the letterbox scale."""
@@ -116,7 +118,8 @@ class DopeEstimator:
         return assemble(found, self.model.spec.joints), scale
 
     def reset(self) -> None:
-        """Nothing to forget: every frame is estimated on its own."""
+        """Forget the track ids (every frame is otherwise estimated on its own)."""
+        self.identity.reset()
 
     def process(self, image_rgb: np.ndarray, stamp_ns: int, frame_id: str,
                 camera: CameraIntrinsics | None = None) -> PoseFrame:
@@ -127,7 +130,9 @@ class DopeEstimator:
             camera = CameraIntrinsics.from_fov(width, height, self.default_fov_deg)
         elif (camera.width, camera.height) != (width, height):
             camera = camera.scaled_to(width, height)
-        poses = [self._person(i + 1, person, scale, camera) for i, person in enumerate(people)]
+        poses = [self._person(0, person, scale, camera) for person in people]
+        for pose, track_id in zip(poses, self.identity.assign(np.array([p.box for p in poses]))):
+            pose.track_id = track_id
         return PoseFrame(stamp_ns, frame_id, poses, latency_ms=(time.monotonic() - started) * 1e3)
 
     def _person(self, track_id: int, person: WholeBody, scale: float, camera: CameraIntrinsics) -> PersonPose:
