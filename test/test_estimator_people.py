@@ -81,3 +81,16 @@ def test_gap_is_held_then_dropped_and_identity_survives_short_gaps():
     assert last.poses == []
     again = estimator.process(person, 9 * FRAME_NS, "camera", None).poses
     assert len(again) == 1 and again[0].track_id != seen.track_id
+
+
+def test_four_people_in_one_frame():
+    """A 2x2 collage of the real messi5.jpg: four people, each found once, with distinct ids and boxes."""
+    image = _rgb(DATA / "messi5.jpg")
+    collage = np.concatenate([np.concatenate([image, image], axis=1)] * 2, axis=0)
+    estimator = build_estimator(PoseNodeConfig(detector_tiles=2, max_people=4))
+    frame = estimator.process(np.ascontiguousarray(collage), 0, "camera", None)
+    observed = [p for p in frame.poses if Part.BODY in p.present]
+    assert len(observed) == 4 and len({p.track_id for p in observed}) == 4
+    height, width = image.shape[:2]
+    quadrants = {(int(_torso(p)[0] // width), int(_torso(p)[1] // height)) for p in observed}
+    assert quadrants == {(0, 0), (1, 0), (0, 1), (1, 1)}, quadrants       # one person per tile
