@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from teleop_common.config import flatten  # noqa: E402
+from teleop_common.config import field_of, flatten  # noqa: E402
 from teleop_session.graph import ALL_NODES, CONFIG_DIR  # noqa: E402
 
 BEGIN, END = "<!-- parameters:begin -->", "<!-- parameters:end -->"
@@ -49,16 +49,6 @@ def yaml_comments(path: Path) -> dict[str, str]:
     return comments
 
 
-def _field(config_cls: type, dotted: str) -> tuple[dataclasses.Field, typing.Any]:
-    cls = config_cls
-    for part in dotted.split("."):
-        hints = typing.get_type_hints(cls)
-        field = {f.name: f for f in dataclasses.fields(cls)}[part]
-        kind = hints[part]
-        cls = kind
-    return field, kind
-
-
 def accepted(field: dataclasses.Field, kind: typing.Any) -> str:
     meta = field.metadata
     if "choices" in meta:
@@ -81,7 +71,7 @@ def reference() -> str:
         out += [f"#### `{spec.executable}` — `config/{spec.config_file}`", "",
                 "| parameter | default | accepted | description |", "| --- | --- | --- | --- |"]
         for key, default in flatten(config_cls()).items():
-            field, kind = _field(config_cls, key)
+            field, kind = field_of(config_cls, key)
             shown = f"`{default!r}`" if not isinstance(default, str) else f"`\"{default}\"`"
             out.append(f"| `{key}` | {shown} | {accepted(field, kind)} | {comments.get(key, '').replace('|', '/')} |")
         out.append("")

@@ -109,6 +109,15 @@ def from_mapping(cls: type[T], values: Mapping[str, Any], prefix: str = "") -> T
     return config
 
 
+def field_of(config_cls: type, dotted: str) -> tuple[dataclasses.Field, Any]:
+    """The dataclass field a dotted key names, and its resolved type (e.g. 'one_euro.beta')."""
+    owner: Any = config_cls
+    for part in dotted.split("."):
+        field = {f.name: f for f in dataclasses.fields(owner)}[part]
+        owner = typing.get_type_hints(owner)[part]
+    return field, owner
+
+
 def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
     """Dotted-key view of a dataclass instance (the ROS parameter names and defaults)."""
     flat: dict[str, Any] = {}

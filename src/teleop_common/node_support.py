@@ -1,9 +1,7 @@
 """rclpy helpers shared by the nodes: typed parameters, diagnostics, QoS, throttled warnings."""
 from __future__ import annotations
 
-import dataclasses
 import time
-import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,7 +11,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from teleop_common.config import ConfigError, flatten, from_mapping
+from teleop_common.config import ConfigError, field_of, flatten, from_mapping
 from teleop_common.stats import EventCounter
 
 T = TypeVar("T")
@@ -28,11 +26,8 @@ _BUILTIN_PARAMETERS = {"use_sim_time", "start_type_description_service"}
 
 def _descriptor(config_cls: type, key: str) -> ParameterDescriptor:
     """Accepted values of a (dotted) config key, shown by `ros2 param describe`."""
-    owner, field = config_cls, None
-    for part in key.split("."):
-        field = {f.name: f for f in dataclasses.fields(owner)}[part]
-        owner = typing.get_type_hints(owner)[part]
-    meta = field.metadata if field else {}
+    field, _ = field_of(config_cls, key)
+    meta = field.metadata
     if "choices" in meta:
         constraints = "one of " + " | ".join(meta["choices"])
     elif meta.get("low") is not None or meta.get("high") is not None:
