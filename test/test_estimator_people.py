@@ -9,6 +9,7 @@ from conftest import DATA
 from teleop_common.layout import BODY, Part
 from whole_body_pose.config import GapFillConfig, PoseNodeConfig
 from whole_body_pose.pipeline import build_estimator
+from whole_body_pose.roi import box_iou
 
 VTEST = [DATA / f"vtest_{i:04d}.jpg" for i in range(8)]
 FRAME_NS = 100_000_000  # vtest.avi runs at 10 fps
@@ -17,12 +18,6 @@ TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
 
 def _rgb(path) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-
-
-def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    lo, hi = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
-    inter = np.prod(np.clip(hi - lo, 0, None))
-    return inter / (np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +37,7 @@ def test_finds_several_people(name, tiles, at_least):
     assert len({p.track_id for p in observed}) == len(observed)
     for i, a in enumerate(observed):  # distinct people, not one person found twice
         for b in observed[i + 1:]:
-            assert _box_iou(a.box, b.box) < 0.5
+            assert box_iou(a.box[None], b.box[None])[0, 0] < 0.5
     for pose in observed:
         body = pose.part_pixels(Part.BODY)[pose.part_confidence(Part.BODY) > 0.5]
         assert len(body) >= 8 and np.all((body >= -5) & (body <= size + 5))
