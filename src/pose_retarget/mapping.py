@@ -82,6 +82,11 @@ class ArmLength:
         self._values.clear()
 
 
+
+def driving_side(arm: Arm, mirror: bool) -> str:
+    """The operator's side that drives `arm` (the other side when mirrored)."""
+    return OTHER_SIDE[arm.config.operator_side] if mirror else arm.config.operator_side
+
 class Mapper:
     """Maps one operator onto every arm of a robot."""
 
@@ -100,7 +105,7 @@ class Mapper:
             length.clear()
 
     def driving_side(self, arm: Arm) -> str:
-        return OTHER_SIDE[arm.config.operator_side] if self.mirror else arm.config.operator_side
+        return driving_side(arm, self.mirror)
 
     def _points(self, person: PersonPose, side: str) -> np.ndarray:
         """Arm (shoulder, elbow, wrist) and hand keypoints of one side, validated."""

@@ -181,7 +181,7 @@ class Retargeter:
         candidate = self.ik.solve(start, {n: (t.position, t.rotation) for n, t in targets.items()}, dt * scale)
         if candidate is None:     # infeasible QP: hold, and say what blocks each arm
             verdicts = {arm.name: Verdict(self.check.blocked_reason(arm, self.q), True,
-                                          float(np.linalg.norm(self.check.ee_pose(arm)[0] - targets[arm.name].position)))
+                                          self.check.tracking_error(arm, targets[arm.name].position))
                         for arm in arms}
         else:
             self.q, verdicts = self.check.evaluate(self.q, candidate, targets, dt, scale)
@@ -204,8 +204,7 @@ class Retargeter:
             position = quaternion = None
             if target is not None:
                 verdict = verdicts.get(arm.name)
-                error = verdict.tracking_error if verdict else float(
-                    np.linalg.norm(self.check.ee_pose(arm)[0] - target.position))
+                error = verdict.tracking_error if verdict else self.check.tracking_error(arm, target.position)
                 if verdict:
                     reason, held = verdict.reason, verdict.held
                 elif target.clamped:

@@ -116,6 +116,10 @@ class MujocoCheck:
         """End-effector position and rotation at the accepted configuration."""
         return self.data.site_xpos[arm.site].copy(), self.data.site_xmat[arm.site].reshape(3, 3).copy()
 
+    def tracking_error(self, arm: Arm, position: np.ndarray) -> float:
+        """Distance (m) from the end effector, at the configuration last evaluated, to `position`."""
+        return float(np.linalg.norm(self.data.site_xpos[arm.site] - position))
+
     def _new_penetration(self, arm: Arm, penetrations: dict[tuple[int, int], float]) -> bool:
         for (g1, g2), depth in penetrations.items():
             if (g1 in arm.geoms or g2 in arm.geoms) and \
@@ -203,7 +207,7 @@ class MujocoCheck:
         raise AssertionError("safety check did not settle")   # bounded: at most 2 changes per arm
 
     def _verdict(self, arm: Arm, q: np.ndarray, target: ArmTarget, state: _State, dt: float) -> Verdict:
-        error = float(np.linalg.norm(self.data.site_xpos[arm.site] - target.position))
+        error = self.tracking_error(arm, target.position)
         if arm.name in state.held:
             return Verdict(state.held[arm.name], True, error)
         previous = float(np.linalg.norm(self._site[arm.name] - target.position))

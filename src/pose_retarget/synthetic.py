@@ -12,7 +12,7 @@ import mujoco
 import numpy as np
 
 from pose_retarget.config import GripperConfig, MappingConfig
-from pose_retarget.mapping import HAND_PARTS, MIRROR, OTHER_SIDE, rpy_matrix
+from pose_retarget.mapping import HAND_PARTS, MIRROR, driving_side, rpy_matrix
 from pose_retarget.robot import Robot
 from teleop_common.layout import BODY, HAND_NAMES, Part, index
 from teleop_common.pose import PersonPose, PoseFrame, empty_keypoints
@@ -76,6 +76,7 @@ class SyntheticOperator:
         self._mount = rpy_matrix(mapping.mounting_rpy)
         self._reflect = MIRROR if mapping.mirror else np.eye(3)
         self.mirror = mapping.mirror
+        self._ee_to_hand = {arm.name: rpy_matrix(arm.config.hand_to_ee_rpy).T for arm in robot.arms}
         self._data = mujoco.MjData(robot.model)
 
     def pinch_ratio(self, opening: float) -> float:
@@ -92,7 +93,7 @@ class SyntheticOperator:
             if arm.name not in poses:
                 continue
             position, rotation = poses[arm.name]
-            side = OTHER_SIDE[arm.config.operator_side] if self.mirror else arm.config.operator_side
+            side = driving_side(arm, self.mirror)
             anchor = self.robot.anchors[arm.name]
             scale = arm.config.reach / p.arm_length
             relative = self._reflect @ self._mount.T @ (position - anchor) / scale
@@ -103,7 +104,7 @@ class SyntheticOperator:
             points[BODY[f"{side}_shoulder"]] = shoulder
             points[BODY[f"{side}_elbow"]] = self._elbow(shoulder, wrist)
             points[BODY[f"{side}_wrist"]] = wrist
-            frame = self._mount.T @ rotation @ rpy_matrix(arm.config.hand_to_ee_rpy).T
+            frame = self._mount.T @ rotation @ self._ee_to_hand[arm.name]
             pinch = self.pinch_ratio((openings or {}).get(arm.name, 1.0)) * p.palm
             local = _hand_local(arm.config.operator_side, p.palm, p.palm_width, pinch)
             mirrored_wrist = self._reflect @ wrist

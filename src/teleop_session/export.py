@@ -15,6 +15,7 @@ sensor_msgs/JointState for observation.state); every JointTrajectory topic is a 
 from __future__ import annotations
 
 import argparse
+import bisect
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +72,7 @@ class _Series:
         self.values.append(value)
 
     def at(self, time_ns: float):  # noqa: ANN201
-        i = int(np.searchsorted(self.times, time_ns, side="right")) - 1
+        i = bisect.bisect_right(self.times, time_ns) - 1
         return self.values[i] if i >= 0 else None
 
 
