@@ -21,7 +21,7 @@ def scene():
     experts = load_experts(PoseNodeConfig())
     image = cv2.cvtColor(cv2.imread(str(DATA / "messi5.jpg")), cv2.COLOR_BGR2RGB)
     found = experts.detector(image, detector_regions(image.shape[1], image.shape[0], 1), 0.5)
-    crop = roi.body_from_detection(found.keypoints[:1])
+    crop = roi.body_crop(found.keypoints[:1])
     return experts, image, crop[0], Body.from_batch(experts.body(image, crop), 0)
 
 

@@ -61,7 +61,7 @@ def build_part_experts(config: PoseNodeConfig) -> PartExpertsEstimator:
 
 def detector_regions(width: int, height: int, tiles: int) -> np.ndarray:
     """The whole image (letterboxed to a square) plus, for tiles > 1, an overlapping tiles x tiles grid."""
-    whole = roi.letterbox(np.array([[width / 2, height / 2, width, height, 0.0]]))
+    whole = roi.transform(np.array([[width / 2, height / 2, width, height, 0.0]]), 1.0)  # squared
     if tiles == 1:
         return whole
     side = min(min(width, height), TILE_OVERLAP * max(width, height) / tiles)
@@ -142,7 +142,7 @@ class PartExpertsEstimator:
         found = self.experts.detector(image, regions, self.config.detection_score)
         if not len(found):
             return
-        new, self._next_id = associate(self._tracks, roi.body_from_detection(found.keypoints), found.scores,
+        new, self._next_id = associate(self._tracks, roi.body_crop(found.keypoints), found.scores,
                                        self.config.max_people, self._next_id)
         self._tracks.extend(new)
 

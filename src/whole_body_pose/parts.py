@@ -77,7 +77,7 @@ def _rounds(run: Callable[[np.ndarray], object], requests: list[_Request],
             if accept(request, result, i):
                 obs = observe(result, i)
                 accepted[request.key] = obs
-                if request.kind != "tracked" and request.passes > 0:
+                if request.passes > 0:  # tracked requests carry no passes
                     follow.append(_Request(request.key, obs.roi, "refine", request.passes - 1, request.search))
             elif request.kind != "refine":  # a failed refinement keeps the previous round's answer
                 failed.append(request)

@@ -24,17 +24,16 @@ def rotation_towards(start: np.ndarray, end: np.ndarray, target: float) -> np.nd
     return normalize_radians(target - np.arctan2(-d[..., 1], d[..., 0]))
 
 
-def transform(rois: np.ndarray, scale: float, shift_y: float = 0.0, square_long: bool = True) -> np.ndarray:
+def transform(rois: np.ndarray, scale: float, shift_y: float = 0.0) -> np.ndarray:
     """Shift along the ROI's own y axis (in ROI heights), square to the long side, then scale."""
     out = rois.copy()
     if shift_y:
         c, s = np.cos(rois[:, ROT]), np.sin(rois[:, ROT])
         out[:, CX] -= rois[:, H] * shift_y * s
         out[:, CY] += rois[:, H] * shift_y * c
-    if square_long:
-        side = np.maximum(rois[:, W], rois[:, H])
-        out[:, W] = side
-        out[:, H] = side
+    side = np.maximum(rois[:, W], rois[:, H])
+    out[:, W] = side
+    out[:, H] = side
     out[:, W] *= scale
     out[:, H] *= scale
     return out
@@ -71,14 +70,10 @@ def _bounding_box(points: np.ndarray, rot: np.ndarray) -> np.ndarray:
 
 # --- body -----------------------------------------------------------------------------------------
 
-def body_from_detection(keypoints: np.ndarray) -> np.ndarray:
-    """Body crop from the person detector's keypoints (N, 4, 2): hip centre and full-body scale point."""
-    return transform(from_alignment(keypoints[:, 0], keypoints[:, 1], np.pi / 2), 1.25)
-
-
-def body_from_landmarks(auxiliary: np.ndarray) -> np.ndarray:
-    """Next-frame body crop from the landmark model's auxiliary points (N, 2, 2)."""
-    return transform(from_alignment(auxiliary[:, 0], auxiliary[:, 1], np.pi / 2), 1.25)
+def body_crop(points: np.ndarray) -> np.ndarray:
+    """Body crop from a hip-centre point and a full-body scale point, (N, >=2, 2): the person
+    detector's first two keypoints, or the landmark model's auxiliary points for the next frame."""
+    return transform(from_alignment(points[:, 0], points[:, 1], np.pi / 2), 1.25)
 
 
 # --- hands ----------------------------------------------------------------------------------------
@@ -136,14 +131,6 @@ def face_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
 
 
 # --- crops ----------------------------------------------------------------------------------------
-
-def letterbox(rois: np.ndarray) -> np.ndarray:
-    """Grow ROIs to squares around their centres (the detectors' inputs keep the image's aspect ratio)."""
-    out = rois.copy()
-    side = np.maximum(rois[:, W], rois[:, H])
-    out[:, W], out[:, H] = side, side
-    return out
-
 
 def tensor_to_image(rois: np.ndarray, size: int) -> np.ndarray:
     """(N, 2, 3) affine maps from tensor pixels (0..size) to image pixels, corner to corner."""

@@ -101,7 +101,7 @@ class Track:
 
     def follow(self, body: Body, auxiliary: np.ndarray, t: float) -> None:
         """The body was seen: its (smoothed) auxiliary points give next frame's crop."""
-        next_roi = roi.body_from_landmarks(self.smoother(auxiliary, t)[None])[0]
+        next_roi = roi.body_crop(self.smoother(auxiliary, t)[None])[0]
         self.velocity = 0.5 * self.velocity + 0.5 * (next_roi[:2] - self.roi[:2])
         self.body, self.roi, self.missed = body, next_roi, 0
 

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from whole_body_pose.dope.merge import Detection, overlap
+from whole_body_pose.dope.merge import Detection
 from whole_body_pose.dope.pseudo_gt import BOX_MIN_CONF, PseudoGT
+from whole_body_pose.roi import box_iou
 
 MATCH_IOU = 0.1
 
@@ -27,7 +28,7 @@ def instance_errors(found: dict[str, list[Detection]], gt: PseudoGT, frame: int)
         boxes = np.array([d.box for d in candidates])
         scores = np.array([d.score for d in candidates])
         for i in np.flatnonzero(inst.frame == frame):
-            overlaps = overlap(inst.box[i], boxes) >= MATCH_IOU
+            overlaps = box_iou(inst.box[i][None], boxes)[0] >= MATCH_IOU
             pick = int(np.argmax(np.where(overlaps, scores, -1.0))) if overlaps.any() else int(np.argmax(scores))
             use = inst.conf[i] >= BOX_MIN_CONF
             if use.any():

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from whole_body_pose.dope.anchors import HAND_SIDES
+from whole_body_pose.roi import box_iou
 
 @dataclass
 class Detection:
@@ -38,15 +39,6 @@ class MergeSettings:
     suppress_iou: float = 0.3    # region overlap above which a lower-scoring proposal is dropped
 
 
-def overlap(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU (N,) of one box (4,) with boxes (N, 4)."""
-    low = np.maximum(box[:2], boxes[:, :2])
-    high = np.minimum(box[2:], boxes[:, 2:])
-    inter = np.clip(high - low, 0, None).prod(axis=1)
-    area = lambda b: np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
-    return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)
-
-
 def merge_part(part: str, rois: np.ndarray, scores: np.ndarray, labels: np.ndarray, pose2d: np.ndarray,
                pose3d: np.ndarray, num_classes: int, settings: MergeSettings) -> list[Detection]:
     """Detections of one part from its N proposals (regions (N, 4), scores (N,), 0-based anchor
@@ -59,13 +51,14 @@ def merge_part(part: str, rois: np.ndarray, scores: np.ndarray, labels: np.ndarr
     boxes = rois[keep]
     centred = pose3d[keep] - pose3d[keep].mean(axis=1, keepdims=True)
     radius = np.sqrt((centred ** 2).sum(-1).mean(-1))
+    ious = box_iou(boxes, boxes)
     free = np.ones(len(keep), bool)
     detections = []
     for i in range(len(keep)):
         if not free[i]:
             continue
         distance = np.linalg.norm(centred - centred[i], axis=-1).mean(-1)
-        iou = overlap(boxes[i], boxes)
+        iou = ious[i]
         same = free & (right == right[i])
         group = same & (iou >= settings.iou) & (distance <= settings.similarity_3d * max(radius[i], 1e-6))
         group[i] = True

@@ -106,7 +106,7 @@ def load_public(path: str | Path) -> PublicModel:
     except (KeyError, ValueError) as error:
         raise CheckpointError(f"{path}: cannot read the architecture from the weights: {error}") from error
     net = DopeNet(spec)
-    load_weights(net, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, str(path))
+    load_weights(net, state, str(path))  # converts half-precision weights itself
     ignored = {k: v for k, v in kwargs.items() if k not in
                ("num_anchor_poses", "rpn_pre_nms_top_n_test", "rpn_post_nms_top_n_test", "rpn_nms_thresh",
                 "pose2d_reg_weights", "pose3d_reg_weights", "min_size", "max_size")}

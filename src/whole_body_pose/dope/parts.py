@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from teleop_common.layout import BODY, BODY_NAMES, FACE_EDGES, HAND, HAND_NAMES, PARTS, Part
+from teleop_common.layout import BODY, BODY_NAMES, FACE_EDGES, HAND, HAND_NAMES
 
 PART_NAMES: tuple[str, ...] = ("body", "hand", "face")
 
@@ -32,10 +32,6 @@ class PartJoints:
 
     def joint(self, name: str) -> int:
         return dict(self.attach)[name]
-
-    def layout_parts(self) -> tuple[Part, ...]:
-        """Layout parts this DOPE part writes into (hands: chosen per detection by side)."""
-        return {"body": (Part.BODY,), "hand": (Part.LEFT_HAND, Part.RIGHT_HAND), "face": (Part.FACE,)}[self.name]
 
     def to_meta(self) -> dict:
         return {"name": self.name, "layout": list(self.layout), "centre": list(self.centre),
@@ -69,8 +65,3 @@ PUBLIC: dict[str, PartJoints] = {
     "hand": OURS["hand"],
     "face": PartJoints("face", (-1,) * 84, centre=tuple(range(84))),
 }
-
-
-def layout_size(part: str) -> int:
-    """Number of layout keypoints of the layout part a DOPE part writes into."""
-    return PARTS[{"body": Part.BODY, "hand": Part.RIGHT_HAND, "face": Part.FACE}[part]].size
