@@ -130,15 +130,16 @@ def train(gt: PseudoGT, net: DopeNet, settings: TrainSettings, out_dir: Path, re
     log = (out_dir / LOG_NAME).open("a", buffering=1)   # line-buffered: follow it with tail -f
     bar = tqdm(range(start, settings.iterations), initial=start, total=settings.iterations, desc="distil",
                disable=not progress, dynamic_ncols=True)
-    run_losses = []
+    first_of_run = len(history)
     try:
         for iteration in bar:
             rng = np.random.default_rng((settings.seed, iteration))
             generator = torch.Generator(device=device).manual_seed(settings.seed * 1_000_003 + iteration)
             frames = rng.choice(frames_with_parts, size=settings.batch_size, replace=len(frames_with_parts) < settings.batch_size)
             batch = make_batch(gt, frames, rng, settings.augment).to(torch.device(device))
+            lr = _lr(settings, iteration)
             for group in optimizer.param_groups:
-                group["lr"] = _lr(settings, iteration)
+                group["lr"] = lr
             terms = dope_losses(net, batch, loss_settings, generator)
             total = torch.stack(list(terms.values())).sum()
             if not torch.isfinite(total):
@@ -150,8 +151,7 @@ def train(gt: PseudoGT, net: DopeNet, settings: TrainSettings, out_dir: Path, re
             optimizer.step()
             values = {k: float(v.detach()) for k, v in terms.items()}
             history.append(float(total.detach()))
-            run_losses.append(float(total.detach()))
-            log.write(json.dumps({"iteration": iteration, "loss": history[-1], "lr": _lr(settings, iteration), **values}) + "\n")
+            log.write(json.dumps({"iteration": iteration, "loss": history[-1], "lr": lr, **values}) + "\n")
             bar.set_postfix(loss=f"{history[-1]:.3f}", rpn=f"{values['rpn_cls'] + values['rpn_box']:.3f}",
                             body=f"{values['body_reg']:.3f}", hand=f"{values['hand_reg']:.3f}", face=f"{values['face_reg']:.3f}")
             done = iteration + 1
@@ -161,7 +161,7 @@ def train(gt: PseudoGT, net: DopeNet, settings: TrainSettings, out_dir: Path, re
     finally:
         log.close()
         bar.close()
-    return run_losses
+    return history[first_of_run:]
 
 
 def _plain(value):
