@@ -65,13 +65,18 @@ def load_weights(net: DopeNet, state_dict: dict[str, torch.Tensor], source: str)
 def load(path: str | Path) -> tuple[DopeNet, dict[str, Any]]:
     """The network stored in one of our checkpoints (eval mode) and the checkpoint's contents."""
     payload = read(path)
+    return from_payload(payload, str(path)), payload
+
+
+def from_payload(payload: dict[str, Any], source: str) -> DopeNet:
+    """The network (eval mode) of an already read checkpoint of ours; `source` names it in errors."""
     if payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: format {payload.get('format')!r}, expected {FORMAT!r} "
+        raise CheckpointError(f"{source}: format {payload.get('format')!r}, expected {FORMAT!r} "
                               "(public DOPE checkpoints load with whole_body_pose.dope.official)")
     try:
         spec = NetSpec.from_meta(payload["spec"])
         net = DopeNet(spec)
     except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{path}: invalid network description: {error}") from error
-    load_weights(net, payload.get("state_dict", {}), str(path))
-    return net.eval(), payload
+        raise CheckpointError(f"{source}: invalid network description: {error}") from error
+    load_weights(net, payload.get("state_dict", {}), source)
+    return net.eval()

@@ -50,11 +50,11 @@ class DopeModel(Protocol):
 
 def load_network(path: str | Path) -> DopeNet:
     """A network from one of our checkpoints or from a public DOPE checkpoint (eval mode)."""
-    payload = checkpoint.read(path)
+    payload = checkpoint.read(path)          # once: a public checkpoint is a full ResNet-50
     if "dope_kwargs" in payload:
-        from whole_body_pose.dope.official import load_public
-        return load_public(path).net
-    return checkpoint.load(path)[0]
+        from whole_body_pose.dope.official import public_from_payload
+        return public_from_payload(payload, str(path)).net
+    return checkpoint.from_payload(payload, str(path))
 
 
 class TorchModel:

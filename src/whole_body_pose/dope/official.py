@@ -95,18 +95,22 @@ def _merge_settings(payload: dict[str, Any], spec: NetSpec, ignored: dict[str, A
 
 def load_public(path: str | Path) -> PublicModel:
     """Our network with the public model's weights (FP32), its merge settings and image sizes."""
-    payload = read(path)
+    return public_from_payload(read(path), str(path))
+
+
+def public_from_payload(payload: dict, source: str) -> PublicModel:
+    """`load_public` for an already read checkpoint; `source` names it in errors."""
     missing = [k for k in ("state_dict", "dope_kwargs") if k not in payload]
     if missing:
-        raise CheckpointError(f"{path}: not a public DOPE checkpoint (no {', '.join(missing)})")
+        raise CheckpointError(f"{source}: not a public DOPE checkpoint (no {', '.join(missing)})")
     kwargs = dict(payload["dope_kwargs"])
     state = rename(payload["state_dict"])
     try:
         spec = _spec(state, kwargs)
     except (KeyError, ValueError) as error:
-        raise CheckpointError(f"{path}: cannot read the architecture from the weights: {error}") from error
+        raise CheckpointError(f"{source}: cannot read the architecture from the weights: {error}") from error
     net = DopeNet(spec)
-    load_weights(net, state, str(path))  # converts half-precision weights itself
+    load_weights(net, state, source)  # converts half-precision weights itself
     ignored = {k: v for k, v in kwargs.items() if k not in
                ("num_anchor_poses", "rpn_pre_nms_top_n_test", "rpn_post_nms_top_n_test", "rpn_nms_thresh",
                 "pose2d_reg_weights", "pose3d_reg_weights", "min_size", "max_size")}
