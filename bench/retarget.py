@@ -26,10 +26,10 @@ import numpy as np
 from pose_retarget.config import RetargetNodeConfig, load_robot_config
 from pose_retarget.retargeter import Retargeter
 from pose_retarget.robot import Robot
-from pose_retarget.safety_check import Reason
 from pose_retarget.sim import SimulatedRobot
 from pose_retarget.synthetic import SyntheticOperator, end_effector_poses, reachable_trajectory
 from teleop_common.pose import PoseFrame
+from teleop_common.status import Reason
 
 FPS = 30.0
 LATENCY_NS = 15_000_000

@@ -12,17 +12,18 @@ from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import Marker, MarkerArray
 from whole_body_teleop.msg import ArmStatus, TeleopStatus, WholeBodyPoseArray
 
-from pose_retarget.safety_check import Reason
 from pose_retarget.synthetic import SyntheticOperator, end_effector_poses, reachable_trajectory
 from teleop_common.config import flatten, load
 from teleop_common.node_support import STATE_QOS
 from teleop_common.pose_msgs import frame_to_msg
+from teleop_common.status import Reason, reason_name
 from teleop_session.graph import CONFIG_DIR, POSE_RETARGET
 
 
 def test_reason_codes_mirror_the_message() -> None:
     constants = {name: value for name, value in vars(ArmStatus).items() if name.isupper() and isinstance(value, int)}
     assert {r.name: r.value for r in Reason} == constants
+    assert reason_name(ArmStatus.COLLISION) == "COLLISION" and reason_name(250) == "250"
 
 
 @pytest.fixture

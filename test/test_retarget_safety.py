@@ -10,10 +10,10 @@ from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.ik import ArmIK
 from pose_retarget.mapping import ArmTarget
 from pose_retarget.retargeter import Retargeter
-from pose_retarget.safety_check import Reason
 from pose_retarget.synthetic import SyntheticOperator, end_effector_poses
 from teleop_common.layout import BODY, PARTS, Part
 from teleop_common.pose import PoseFrame
+from teleop_common.status import Reason
 
 FPS = 30.0
 START_NS = 5_000_000_000

@@ -8,9 +8,9 @@ import pytest
 
 from pose_retarget.config import EngageConfig, RetargetNodeConfig
 from pose_retarget.retargeter import Retargeter
-from pose_retarget.safety_check import Reason
 from pose_retarget.sim import SimulatedRobot
 from pose_retarget.synthetic import SyntheticOperator, end_effector_poses, reachable_trajectory
+from teleop_common.status import Reason
 
 FPS = 30.0
 START_NS = 5_000_000_000

@@ -10,7 +10,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from whole_body_teleop.msg import ArmStatus, TeleopStatus
 
 from pose_retarget.retargeter import ArmResult, RetargetResult
-from pose_retarget.safety_check import Reason
+from teleop_common.status import Reason
 
 # Marker colours: sent as asked / sent clamped or slowed / held.
 _COLOURS = {"ok": ColorRGBA(r=0.1, g=0.8, b=0.2, a=0.9), "clamped": ColorRGBA(r=1.0, g=0.7, b=0.0, a=0.9),

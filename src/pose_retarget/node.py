@@ -22,11 +22,11 @@ from pose_retarget import messages
 from pose_retarget.config import ROBOTS_DIR, RetargetNodeConfig, load_robot_config
 from pose_retarget.retargeter import Retargeter, RetargetResult
 from pose_retarget.robot import Robot
-from pose_retarget.safety_check import Reason
 from pose_retarget.sim import SimulatedRobot
 from teleop_common.node_support import STATE_QOS, Diagnostics, ErrorReporter, declare_config, run_node
 from teleop_common.pose_msgs import PoseMessageError, msg_to_frame, ns_to_stamp
 from teleop_common.stats import EventCounter, RollingStats
+from teleop_common.status import Reason
 
 
 def _robots_dir(configured: str) -> str:

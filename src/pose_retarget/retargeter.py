@@ -21,8 +21,9 @@ from pose_retarget.ik import ArmIK
 from pose_retarget.mapping import ArmTarget, InputInvalid, Mapper
 from pose_retarget.operator import OperatorSelector
 from pose_retarget.robot import Arm, Robot
-from pose_retarget.safety_check import MujocoCheck, Reason, Verdict
+from pose_retarget.safety_check import MujocoCheck, Verdict
 from teleop_common.pose import PoseFrame
+from teleop_common.status import Reason
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from enum import IntEnum
 
 import mujoco
 import numpy as np
@@ -19,23 +18,12 @@ import numpy as np
 from pose_retarget.config import SafetyConfig
 from pose_retarget.mapping import ArmTarget
 from pose_retarget.robot import Arm, Robot
+from teleop_common.status import Reason
 
 _LIMIT_TOL = 1e-6
 _DEEPER_TOL = 1e-4      # m; an existing contact may get this much deeper (numerical noise)
 _AT_LIMIT = 0.02        # rad or m from a joint limit counts as "at the limit"
 _NEAR_COLLISION = 0.003  # m beyond the IK's minimum distance counts as "blocked by avoidance"
-
-
-class Reason(IntEnum):
-    """Mirrors whole_body_teleop/ArmStatus reason codes."""
-
-    OK = 0
-    INPUT_STALE = 1
-    OUT_OF_REACH = 2
-    JOINT_LIMIT = 3
-    COLLISION = 4
-    SINGULARITY = 5
-    INPUT_INVALID = 6
 
 
 @dataclass

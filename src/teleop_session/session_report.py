@@ -7,15 +7,13 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-from whole_body_teleop.msg import ArmStatus, TeleopStatus
+from whole_body_teleop.msg import TeleopStatus
 
 from teleop_common.pose_msgs import msg_to_frame, stamp_to_ns
+from teleop_common.status import Reason, reason_name
 from teleop_session.session_monitor import SessionLog
 from teleop_session.session_video import RobotView, VideoFile, side_by_side
 from whole_body_pose.draw import draw_poses
-
-REASONS = {getattr(ArmStatus, name): name for name in
-           ("OK", "INPUT_STALE", "OUT_OF_REACH", "JOINT_LIMIT", "COLLISION", "SINGULARITY", "INPUT_INVALID")}
 
 
 def _percentiles(values: list[float]) -> tuple[float | None, float | None]:
@@ -46,8 +44,8 @@ def summarize(log: SessionLog) -> dict:
     events: Counter[str] = Counter()
     for _, status in answers:                 # not the holds published between frames (input stale)
         for arm in status.arms:
-            if arm.reason != ArmStatus.OK:
-                events[REASONS.get(arm.reason, str(arm.reason))] += 1
+            if arm.reason != Reason.OK:
+                events[reason_name(arm.reason)] += 1
     command_p50, command_p99 = _percentiles(command_latency)
     pose_p50, pose_p99 = _percentiles(pose_latency)
     return {
@@ -77,7 +75,7 @@ def _status_lines(index: int, total: int, status: TeleopStatus | None, pose_age_
     if status is None:
         return [head + "   waiting for the retargeting node", ""]
     engaged = "ENGAGED" if status.engaged else "not engaged"
-    arms = "   ".join(f"{arm.name}: {REASONS.get(arm.reason, arm.reason)} err {100 * arm.tracking_error:.1f} cm "
+    arms = "   ".join(f"{arm.name}: {reason_name(arm.reason)} err {100 * arm.tracking_error:.1f} cm "
                       f"grip {arm.gripper_opening:.2f}" for arm in status.arms)
     return [f"{head}   {engaged}   operator #{status.operator_track_id}", arms]
 
