@@ -6,6 +6,7 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -33,9 +34,10 @@ def _env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(REPO / "src"))
 
 
-def _file(name: str, content: bytes):
+def _file(name: str, content: bytes | Callable[[], bytes]):
+    """A source file made in the test's folder; callable content is read then, never at collection."""
     def make(tmp: Path) -> Path:
-        (tmp / name).write_bytes(content)
+        (tmp / name).write_bytes(content() if callable(content) else content)
         return tmp / name
     return make
 
@@ -50,7 +52,7 @@ def _empty_folder(tmp: Path) -> Path:
     (lambda tmp: tmp / "missing.avi", "no such file or folder"),
     (_file("empty.avi", b""), "file is empty"),
     (_file("text.avi", b"not a video\n" * 100), "not a video OpenCV/FFmpeg can open"),
-    (_file("head.avi", (MEDIA / "Megamind.avi").read_bytes()[:3000]), "not a video OpenCV/FFmpeg can open"),
+    (_file("head.avi", lambda: (MEDIA / "Megamind.avi").read_bytes()[:3000]), "not a video OpenCV/FFmpeg can open"),
     (_empty_folder, "folder holds no image file"),
     (lambda tmp: Path("/dev/video63"), "no such file or folder"),
 ], ids=["missing", "empty", "text", "truncated-header", "empty-folder", "missing-device"])
