@@ -1,18 +1,27 @@
 """Model registry: real converted files, their hashes, and the errors a broken setup produces."""
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO
+
+from teleop_session.graph import CONFIG_DIR, WHOLE_BODY_POSE
 
 from whole_body_pose.models import (
     MANIFEST,
     MODEL_DIR_ENV,
     MODELS,
+    SHA256,
     ModelFileError,
     ModelStore,
     resolve_model_dir,
+    sha256_of,
 )
 
 
@@ -106,3 +115,35 @@ def test_model_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert resolve_model_dir() == tmp_path / "from_env"
     assert resolve_model_dir(tmp_path / "from_config") == tmp_path / "from_config"
     assert ModelStore().directory == tmp_path / "from_env"
+
+
+def test_shipped_hashes_match_the_prepared_models(store: ModelStore) -> None:
+    """The sha256 table in the source is what `make setup` produces (the conversion is reproducible)."""
+    for name in MODELS:
+        assert store.info(name).sha256 == SHA256[name], name
+
+
+def test_model_swapped_together_with_its_manifest_entry_is_refused(store: ModelStore, tmp_path: Path) -> None:
+    """A writable model folder cannot vouch for itself: the manifest is rewritten to match a swapped file."""
+    copy = copy_store(store, tmp_path, "hand_landmark")
+    target = tmp_path / MODELS["hand_landmark"]
+    shutil.copy(store.path("face_landmark"), target)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    entry = next(e for e in manifest["models"].values() if e["file"] == MODELS["hand_landmark"])
+    entry["sha256"] = sha256_of(target)
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ModelFileError, match="not the released model"):
+        copy.path("hand_landmark")
+
+
+def test_node_with_a_bad_model_file_exits_2_with_one_fatal_line(store: ModelStore, tmp_path: Path) -> None:
+    copy_store(store, tmp_path, *[n for n in MODELS if n != "pose_landmark"])
+    (tmp_path / MODELS["pose_landmark"]).write_bytes(b"not a model")
+    command = [str(Path(sys.executable).parent / WHOLE_BODY_POSE.executable), "--ros-args",
+               "--params-file", str(CONFIG_DIR / WHOLE_BODY_POSE.config_file), "-p", f"model_dir:={tmp_path}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, PYTHONPATH=str(REPO / "src")))
+    assert result.returncode == 2, result.stderr[-2000:]
+    fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL]")]
+    assert len(fatal) == 1 and MODELS["pose_landmark"] in fatal[0] and "make setup" in fatal[0], result.stderr
+    assert "Traceback" not in result.stderr

@@ -117,6 +117,11 @@ def test_node_publishes_poses_with_image_stamp_and_survives_bad_images(ros_node,
         BAD_IMAGES[kind](bad)
         image_pub.publish(bad)
         spin_until(nodes, lambda: False, timeout_s=0.3)
+    for index, pixels in enumerate((np.zeros((1, 1), np.uint8), np.zeros((6000, 6000), np.uint8))):
+        ok, png = cv2.imencode(".png", pixels)  # a 1x1 image, and a small file claiming 36 Mpx
+        image_pub.publish(_image_msg(np.zeros((1, 1, 3), np.uint8), 250))
+        compressed_pub.publish(CompressedImage(format="png", data=png.tobytes()))
+        spin_until(nodes, lambda: False, timeout_s=0.3)
     # still serving, in every accepted encoding and compressed
     for stamp, encoding in ((301, "bgr8"), (302, "mono8")):
         assert send_until_answered(_image_msg(rgb, stamp, encoding), image_pub, stamp).poses
@@ -128,5 +133,8 @@ def test_node_publishes_poses_with_image_stamp_and_survives_bad_images(ros_node,
 
     def counted() -> bool:
         values = {kv.key: kv.value for d in diagnostics for s in d.status for kv in s.values}
-        return all(int(values.get(f"error.bad_image.{kind}", 0)) >= 1 for kind in BAD_IMAGES)
+        return (all(int(values.get(f"error.bad_image.{kind}", 0)) >= 1 for kind in BAD_IMAGES)
+                and int(values.get("error.bad_image.bad_size", 0)) >= 3)
     assert spin_until(nodes, counted, timeout_s=5), "bad images not counted in diagnostics"
+    values = {kv.key: kv.value for d in diagnostics for s in d.status for kv in s.values}
+    assert "error.estimator" not in values, values  # every bad image has its own kind

@@ -12,7 +12,9 @@ from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from teleop_common.config import ConfigError, field_of, flatten, from_mapping
+from teleop_common.errors import StartupError
 from teleop_common.stats import EventCounter
+from teleop_common.text import one_line
 
 T = TypeVar("T")
 
@@ -109,7 +111,7 @@ class ErrorReporter:
         now = time.monotonic()
         if now - self._last_logged.get(kind, -float("inf")) >= self._period_s:
             self._last_logged[kind] = now
-            self._node.get_logger().warning(f"{kind}: {detail} (seen {self._counters[key]} times)")
+            self._node.get_logger().warning(f"{one_line(kind)}: {one_line(detail)} (seen {self._counters[key]} times)")
 
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None:
@@ -119,7 +121,8 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None
     rclpy's multi-threaded executor costs more GIL time than it saves (measured on the session
     benchmark: 8.8 fps and p99 919 ms with it, 20.5 fps and p99 158 ms without).
 
-    A ConfigError during construction ends the process with status 2 and the error's message.
+    A ConfigError or other StartupError (e.g. a bad model file) during construction ends the
+    process with status 2 and the error's message on one FATAL line, not a traceback.
     """
     import sys
 
@@ -129,8 +132,8 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None
     rclpy.init(args=args)
     try:
         node = factory()
-    except ConfigError as error:
-        print(f"[FATAL] {error}", file=sys.stderr)
+    except (ConfigError, StartupError) as error:
+        print(f"[FATAL] {one_line(str(error))}", file=sys.stderr)
         rclpy.try_shutdown()
         raise SystemExit(2) from None
     executor = SingleThreadedExecutor()

@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from teleop_common.config import ConfigError, load
+from teleop_common.errors import StartupError
 from whole_body_pose.camera import CameraIntrinsics
 from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.draw import draw_poses
@@ -93,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, InputError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    estimator = build_estimator(config)
+    try:
+        estimator = build_estimator(config)
+    except StartupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     total = min(count, args.max_frames) if args.max_frames else count
     if args.preview:
         args.preview.mkdir(parents=True, exist_ok=True)

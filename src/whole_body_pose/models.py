@@ -3,6 +3,9 @@
 `make setup` converts MediaPipe's TFLite experts into `<model dir>/<name>.onnx` and writes
 `manifest.json` (see model_prep.py).  Everything that opens a model goes through `ModelStore`,
 so a missing, truncated or stale file fails once, early, with a message that says how to fix it.
+The expected sha256 of each file ships here, in the package source: the manifest lives in the
+same writable folder as the models, so on its own it cannot tell a swapped model from a good one
+(the conversion is byte-reproducible, see model_prep.canonical_names).
 """
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from teleop_common.errors import StartupError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL_DIR = REPO_ROOT / ".cache" / "models"
@@ -27,8 +32,18 @@ MODELS: dict[str, str] = {
     "face_landmark": "face_landmark.onnx",
 }
 
+# Model name -> sha256 of the converted file (model_prep PREP_VERSION 3, mediapipe 0.10.21).
+# Update together with model_prep when the conversion changes (test_models checks the manifest agrees).
+SHA256: dict[str, str] = {
+    "pose_detection": "124d6579e8071f86732a37f9cecd8c495dd31b11ff062bdba0e1ec713a0f43da",
+    "pose_landmark": "ed392ba9769fea669649c89dfd1517e05888ce0b572d977986b6c1fecfc2d4e6",
+    "palm_detection": "f8ccf1927518b35ad8129736c854fe595ad737d2ba05cf08d5a1e30041dae6b1",
+    "hand_landmark": "2ab157acdff6ae67263b9982bac5a700f2c1e4b9343643c4e573bfebc2b23727",
+    "face_landmark": "374ccdf06999aef65ede5a075a1abf253ae091f7a3a585bff91faf367202ecd2",
+}
 
-class ModelFileError(RuntimeError):
+
+class ModelFileError(RuntimeError, StartupError):
     """A model file or the manifest is missing, unreadable or does not match its recorded hash."""
 
     def __init__(self, path: Path, problem: str) -> None:
@@ -119,7 +134,8 @@ class ModelStore:
             raise ModelFileError(path, f"incomplete manifest entry ({error})") from error
 
     def path(self, name: str) -> Path:
-        """Path of model `name` after checking (once per store) that the file matches its sha256."""
+        """Path of model `name` after checking (once per store) that the file matches the sha256
+        shipped in SHA256 (and that the manifest describes that same file)."""
         info = self.info(name)
         if name not in self._verified:
             if not info.path.is_file():
@@ -128,9 +144,13 @@ class ModelStore:
                 actual = sha256_of(info.path)
             except OSError as error:
                 raise ModelFileError(info.path, f"unreadable ({error})") from error
-            if actual != info.sha256:
+            if actual != SHA256[name]:
                 raise ModelFileError(
-                    info.path, f"corrupt (sha256 {actual[:12]}…, manifest says {info.sha256[:12]}…)")
+                    info.path, f"corrupt or not the released model (sha256 {actual[:12]}…, "
+                               f"expected {SHA256[name][:12]}… from whole_body_pose/models.py)")
+            if info.sha256 != actual:
+                raise ModelFileError(info.path, f"stale manifest entry (sha256 {info.sha256[:12]}…, "
+                                                f"file {actual[:12]}…)")
             self._verified.add(name)
         return info.path
 

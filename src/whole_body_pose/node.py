@@ -22,7 +22,7 @@ from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.draw import draw_poses
 from whole_body_pose.image_codec import BadImageError, decode_compressed, decode_raw
 from whole_body_pose.markers import frame_to_markers
-from whole_body_pose.pipeline import build_estimator
+from whole_body_pose.pipeline import InvalidImageError, build_estimator
 
 
 class WholeBodyPoseNode(Node):
@@ -83,6 +83,8 @@ class WholeBodyPoseNode(Node):
                 self._process(msg, received)
             except BadImageError as error:
                 self.report(f"bad_image.{error.kind}", str(error))
+            except InvalidImageError as error:  # decoded, but not an image the estimator takes
+                self.report("bad_image.bad_size", str(error))
             except Exception as error:  # noqa: BLE001 - the node keeps serving; the error is counted
                 self.report("estimator", repr(error))
 
