@@ -16,14 +16,14 @@ import pytest
 from conftest import REPO
 
 from teleop_common.config import flatten, load, ros_parameters
-from teleop_session.graph import ALL_NODES, CONFIG_DIR, TELEOP_GRAPH
+from teleop_session.graph import ALL_NODES, CONFIG_DIR, CONTAINER_EXECUTABLE, TELEOP_GRAPH
 
 LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))
 SPECS = {spec.executable: spec for spec in ALL_NODES}
 
 
 def _launched_nodes(path: Path) -> list[dict]:
-    """executable, name, remapping sources and yaml files of every launch_ros Node(...) call."""
+    """executable, name, remapping sources, yaml files, arguments and condition of every launch_ros Node(...) call."""
     tree = ast.parse(path.read_text())
     yaml_files = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and str(n.value).endswith(".yaml")}
     nodes = []
@@ -31,10 +31,14 @@ def _launched_nodes(path: Path) -> list[dict]:
         if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "Node":
             keywords = {k.arg: k.value for k in call.keywords}
             remaps = keywords.get("remappings")
+            arguments = keywords.get("arguments")
+            condition = keywords.get("condition")
             nodes.append({
                 "package": keywords["package"].value, "executable": keywords["executable"].value,
-                "name": keywords["name"].value, "yaml_files": yaml_files,
+                "name": keywords["name"].value if "name" in keywords else None, "yaml_files": yaml_files,
                 "remap_sources": {e.elts[0].value for e in remaps.elts} if remaps else set(),
+                "options": {e.value for e in arguments.elts if isinstance(e, ast.Constant)} if arguments else set(),
+                "condition": condition.func.id if condition is not None else None,
             })
     return nodes
 
@@ -46,6 +50,8 @@ def test_every_launch_file_starts_known_nodes():
         nodes = _launched_nodes(path)
         assert nodes, f"{path.name} starts no node"
         for node in nodes:
+            if node["executable"] == CONTAINER_EXECUTABLE:
+                continue  # test_teleop_launch_composes_the_same_graph
             spec = SPECS.get(node["executable"])
             assert spec is not None, f"{path.name}: unknown executable {node['executable']}"
             assert node["package"] == "whole_body_teleop"
@@ -55,8 +61,22 @@ def test_every_launch_file_starts_known_nodes():
 
 
 def test_teleop_launch_matches_bringup_graph():
-    launched = [n["executable"] for n in _launched_nodes(REPO / "launch" / "teleop.launch.py")]
+    launched = [n["executable"] for n in _launched_nodes(REPO / "launch" / "teleop.launch.py")
+                if n["executable"] != CONTAINER_EXECUTABLE]
     assert launched == [spec.executable for spec in TELEOP_GRAPH]
+
+
+def test_teleop_launch_composes_the_same_graph():
+    """composed:=true starts teleop_container (bringup's graph in one process: its default node set)
+    with the same parameter folder and camera topics, instead of the separate nodes."""
+    nodes = _launched_nodes(REPO / "launch" / "teleop.launch.py")
+    container = [n for n in nodes if n["executable"] == CONTAINER_EXECUTABLE]
+    assert len(container) == 1 and container[0]["condition"] == "IfCondition"
+    assert container[0]["options"] == {"--config-dir", "--image-topic", "--camera-info-topic"}
+    assert container[0]["name"] is None  # a launch-level name would rename every node inside
+    assert all(n["condition"] == "UnlessCondition" for n in nodes if n["executable"] != CONTAINER_EXECUTABLE)
+    script = REPO / "scripts" / CONTAINER_EXECUTABLE
+    assert callable(getattr(importlib.import_module(ast.parse(script.read_text()).body[1].module), "main"))
 
 
 @pytest.mark.parametrize("spec", ALL_NODES, ids=lambda s: s.executable)

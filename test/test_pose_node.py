@@ -12,8 +12,9 @@ from whole_body_teleop.msg import WholeBodyPoseArray
 
 from teleop_common.config import load
 from teleop_common.layout import Part
-from teleop_common.node_support import SENSOR_QOS, STATE_QOS
+from teleop_common.node_support import SENSOR_QOS, STATE_QOS, read_stage_times
 from teleop_common.pose_msgs import msg_to_frame
+from teleop_common.timing import POSE_STAGES
 from teleop_session.graph import CONFIG_DIR, WHOLE_BODY_POSE
 from whole_body_pose.image_codec import BadImageError, decode_compressed, decode_raw
 
@@ -88,7 +89,9 @@ def test_node_publishes_poses_with_image_stamp_and_survives_bad_images(ros_node,
     info_pub = client.create_publisher(CameraInfo, "camera_info", STATE_QOS)
     poses: list[WholeBodyPoseArray] = []
     diagnostics: list[DiagnosticArray] = []
+    timings: list[DiagnosticArray] = []
     client.create_subscription(WholeBodyPoseArray, "poses", poses.append, STATE_QOS)
+    client.create_subscription(DiagnosticArray, "/whole_body_pose/timing", timings.append, STATE_QOS)
     client.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
     nodes = [client, pose_node]
     rgb = cv2.cvtColor(cv2.imread(str(MEDIA / "messi5.jpg")), cv2.COLOR_BGR2RGB)
@@ -111,6 +114,11 @@ def test_node_publishes_poses_with_image_stamp_and_survives_bad_images(ros_node,
     person = frame.poses[0]
     assert Part.BODY in person.present
     assert np.nanmedian(person.part_points(Part.BODY)[:, 2]) > 0.5  # in front of the camera, in metres
+    # The frame's stage durations, stamped like the image, every stage of the chain up to publication.
+    assert spin_until(nodes, lambda: any(t.header.stamp.sec == 101 for t in timings), timeout_s=5), "no timing"
+    stages = read_stage_times(next(t for t in timings if t.header.stamp.sec == 101))
+    assert set(stages) == set(POSE_STAGES), stages
+    assert all(np.isfinite(ms) for ms in stages.values()) and stages["body"] > 0.0 and stages["face"] > 0.0
 
     for index, kind in enumerate(BAD_IMAGES):
         bad = _image_msg(rgb, 200 + index)
@@ -134,7 +142,8 @@ def test_node_publishes_poses_with_image_stamp_and_survives_bad_images(ros_node,
     def counted() -> bool:
         values = {kv.key: kv.value for d in diagnostics for s in d.status for kv in s.values}
         return (all(int(values.get(f"error.bad_image.{kind}", 0)) >= 1 for kind in BAD_IMAGES)
-                and int(values.get("error.bad_image.bad_size", 0)) >= 3)
-    assert spin_until(nodes, counted, timeout_s=5), "bad images not counted in diagnostics"
+                and int(values.get("error.bad_image.bad_size", 0)) >= 3
+                and all(f"stage.{name}_ms_p99" in values for name in POSE_STAGES))
+    assert spin_until(nodes, counted, timeout_s=5), "bad images or stage times missing from diagnostics"
     values = {kv.key: kv.value for d in diagnostics for s in d.status for kv in s.values}
     assert "error.estimator" not in values, values  # every bad image has its own kind

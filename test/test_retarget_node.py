@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import rclpy
 from conftest import spin_until
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory
@@ -14,9 +15,10 @@ from whole_body_teleop.msg import ArmStatus, TeleopStatus, WholeBodyPoseArray
 
 from pose_retarget.synthetic import SyntheticOperator, end_effector_poses, reachable_trajectory
 from teleop_common.config import flatten, load
-from teleop_common.node_support import STATE_QOS
+from teleop_common.node_support import STATE_QOS, read_stage_times
 from teleop_common.pose_msgs import frame_to_msg
 from teleop_common.status import Reason, reason_name
+from teleop_common.timing import RETARGET_STAGES
 from teleop_session.graph import CONFIG_DIR, POSE_RETARGET
 
 
@@ -47,7 +49,8 @@ class Client:
         config = retarget_node.config
         self.operator = SyntheticOperator(self.robot, config.mapping, config.gripper)
         self.publisher = node.create_publisher(WholeBodyPoseArray, "poses", STATE_QOS)
-        self.received: dict[str, list] = {"status": [], "joint_states": [], "markers": []}
+        self.received: dict[str, list] = {"status": [], "joint_states": [], "markers": [], "timing": []}
+        node.create_subscription(DiagnosticArray, "/pose_retarget/timing", self.received["timing"].append, STATE_QOS)
         node.create_subscription(TeleopStatus, "teleop_status", self.received["status"].append, STATE_QOS)
         node.create_subscription(JointState, "joint_states", self.received["joint_states"].append, STATE_QOS)
         node.create_subscription(MarkerArray, "retarget_markers", self.received["markers"].append, STATE_QOS)
@@ -114,6 +117,10 @@ def test_poses_in_checked_commands_out(ros_node, retarget_node):
     for name in wanted:
         assert np.linalg.norm(reached[name][0] - wanted[name][0]) < 0.005
     assert max(a.tracking_error for a in status.arms) < 0.005
+    # Every answered pose carries its stage durations, stamped like the pose (engaged: IK ran).
+    timing = next(t for t in reversed(client.received["timing"]) if t.header.stamp == status.header.stamp)
+    stages = read_stage_times(timing)
+    assert set(stages) == set(RETARGET_STAGES) and stages["ik"] > 0.0 and all(ms >= 0.0 for ms in stages.values())
 
     # The simulated robot moved with the commands.
     sim = client.received["joint_states"][-1]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rclpy.node import Node
+from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
@@ -23,9 +24,10 @@ from pose_retarget.config import ROBOTS_DIR, RetargetNodeConfig, load_robot_conf
 from pose_retarget.retargeter import Retargeter, RetargetResult
 from pose_retarget.robot import Robot
 from pose_retarget.sim import SimulatedRobot
-from teleop_common.node_support import STATE_QOS, Diagnostics, ErrorReporter, declare_config, run_node
-from teleop_common.pose_msgs import PoseMessageError, msg_to_frame, ns_to_stamp
+from teleop_common.node_support import STATE_QOS, Diagnostics, ErrorReporter, StageTimes, declare_config, run_node
+from teleop_common.pose_msgs import PoseMessageError, msg_to_frame, ns_to_stamp, stamp_to_ns
 from teleop_common.stats import EventCounter, RollingStats
+from teleop_common.timing import dds_stages
 from teleop_common.status import Reason
 
 
@@ -61,6 +63,7 @@ class PoseRetargetNode(Node):
         self.marker_pub = self.create_publisher(MarkerArray, "retarget_markers", STATE_QOS)
         self.create_service(SetBool, "~/engage", self._on_engage)
         self.create_timer(self.config.input.stale_timeout_s / 2.0, self._watchdog)
+        self.stage_times = StageTimes(self)
         self.diagnostics = Diagnostics(self, "retargeting", self._figures, self.counters)
         self.get_logger().info(f"robot '{self.robot.name}' with arms {[a.name for a in self.robot.arms]}; "
                                "disengaged until ~/engage")
@@ -71,9 +74,11 @@ class PoseRetargetNode(Node):
     def _figures(self) -> dict[str, Any]:
         return {"input_rate_hz": self.step_ms.rate_hz(), "step_ms_p50": self.step_ms.percentile(50),
                 "step_ms_p99": self.step_ms.percentile(99), "engaged": self.retargeter.engaged,
-                "robot": self.robot.name}
+                "robot": self.robot.name, **self.stage_times.stats.figures()}
 
-    def _on_poses(self, msg: WholeBodyPoseArray) -> None:
+    def _on_poses(self, msg: WholeBodyPoseArray, info: MessageInfo) -> None:
+        stages = dds_stages(stamp_to_ns(msg.header.stamp), info, time.time_ns())
+        stages.pop("encode", None)           # stamp -> publication here is the whole pose node
         now = self._now_ns()
         self._last_input_ns = now
         try:
@@ -86,7 +91,7 @@ class PoseRetargetNode(Node):
         result = self.retargeter.step(frame, now)
         self.step_ms.add((time.perf_counter() - started) * 1e3, time.monotonic())
         self.counters["frames"] += 1
-        self._publish(result)
+        self._publish(result, {**stages, **result.stage_ms})
 
     def _watchdog(self) -> None:
         now = self._now_ns()
@@ -98,7 +103,10 @@ class PoseRetargetNode(Node):
         self.get_logger().info(f"engage({request.data}): {response.message}")
         return response
 
-    def _publish(self, result: RetargetResult) -> None:
+    def _publish(self, result: RetargetResult, stages: dict[str, float] | None = None) -> None:
+        """Commands, then the status answering them (the end of the camera -> command chain), then
+        the simulated robot (50 substeps per input frame at most) and what shows it."""
+        started = time.perf_counter()
         for arm in result.arms:
             if arm.held:
                 self.counters[f"hold.{arm.reason.name}"] += 1
@@ -108,12 +116,16 @@ class PoseRetargetNode(Node):
                 self.arm_pubs[arm.name].publish(messages.trajectory(arm.joint_names, arm.positions, result.dt))
                 self.gripper_pubs[arm.name].publish(
                     messages.trajectory(arm.gripper_joint_names, arm.gripper_positions, result.dt))
-        self.sim.advance(result.command, result.dt)
-        self.joint_state_pub.publish(messages.joint_state(self.get_clock().now().to_msg(), self.sim.joint_names,
-                                                          self.sim.positions, self.sim.velocities))
         # Stamped like the pose message it answers (or the time of a hold), in the robot's base frame.
         header = Header(stamp=ns_to_stamp(result.stamp_ns), frame_id=self.robot.config.base_frame)
         self.status_pub.publish(messages.status(header, result))
+        if stages is not None:
+            self.stage_times.publish(header.stamp, {**stages, "command": (time.perf_counter() - started) * 1e3})
+        started = time.perf_counter()
+        self.sim.advance(result.command, result.dt)
+        self.stage_times.stats.add({"sim": (time.perf_counter() - started) * 1e3}, time.monotonic())
+        self.joint_state_pub.publish(messages.joint_state(self.get_clock().now().to_msg(), self.sim.joint_names,
+                                                          self.sim.positions, self.sim.velocities))
         self.marker_pub.publish(messages.markers(header, result))
 
 

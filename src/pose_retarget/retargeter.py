@@ -10,7 +10,7 @@ back — then or after any loss — it moves to the operator's pose at reduced s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
@@ -23,6 +23,7 @@ from pose_retarget.operator import OperatorSelector
 from pose_retarget.robot import Arm, Robot
 from pose_retarget.safety_check import MujocoCheck, Verdict
 from teleop_common.pose import PoseFrame
+from teleop_common.timing import StageClock
 from teleop_common.status import Reason
 
 
@@ -50,6 +51,7 @@ class RetargetResult:
     arms: list[ArmResult]
     command: np.ndarray                 # full commanded configuration (qpos layout)
     dt: float                           # s since the previous step (clamped), for the simulation
+    stage_ms: dict[str, float] = field(default_factory=dict)  # map / ik / check durations of this step
 
 
 def _quaternion(rotation: np.ndarray) -> np.ndarray:
@@ -153,8 +155,10 @@ class Retargeter:
         return targets, problems
 
     def step(self, frame: PoseFrame, now_ns: int) -> RetargetResult:
+        clock = StageClock()
         dt = self._dt(now_ns)
         targets, problems = self._read_input(frame, now_ns)
+        clock.lap("map")
         if targets:
             self._targets, self._targets_stamp_ns = targets, frame.stamp_ns
         if self.engaged:                      # an arm whose input returns re-syncs slowly
@@ -165,21 +169,25 @@ class Retargeter:
             scale = self.config.engage.sync_speed_scale if self.syncing & set(targets) else 1.0
             for name, target in targets.items():
                 self.grippers[name].update(target.pinch_ratio, dt)
-            verdicts = self._move(targets, dt, scale)
+            verdicts = self._move(targets, dt, scale, clock)
             self.syncing -= self._near()
-        return self._result(frame.stamp_ns, dt, targets, problems, verdicts)
+        result = self._result(frame.stamp_ns, dt, targets, problems, verdicts)
+        clock.lap("check")
+        result.stage_ms = clock.stages
+        return result
 
     def hold(self, now_ns: int, reason: Reason = Reason.INPUT_STALE, detail: str = "no pose input") -> RetargetResult:
         """A cycle without usable input (none arrived, or it could not be read): every arm holds."""
         dt = self._dt(now_ns)
         return self._result(now_ns, dt, {}, {arm.name: (reason, detail) for arm in self.robot.arms}, {})
 
-    def _move(self, targets: dict[str, ArmTarget], dt: float, scale: float) -> dict[str, Verdict]:
+    def _move(self, targets: dict[str, ArmTarget], dt: float, scale: float, clock: StageClock) -> dict[str, Verdict]:
         arms = [arm for arm in self.robot.arms if arm.name in targets]
         start = self.q.copy()      # IK sees the new gripper opening, so avoidance accounts for the fingers
         for arm in arms:
             start[arm.gripper_qpos] = arm.gripper_positions(self.grippers[arm.name].opening)
         candidate = self.ik.solve(start, {n: (t.position, t.rotation) for n, t in targets.items()}, dt * scale)
+        clock.lap("ik")
         if candidate is None:     # infeasible QP: hold, and say what blocks each arm
             verdicts = {arm.name: Verdict(self.check.blocked_reason(arm, self.q), True,
                                           self.check.tracking_error(arm, targets[arm.name].position))

@@ -15,6 +15,7 @@ from teleop_common.config import ConfigError, field_of, flatten, from_mapping
 from teleop_common.errors import StartupError
 from teleop_common.stats import EventCounter
 from teleop_common.text import one_line
+from teleop_common.timing import StageStats
 
 T = TypeVar("T")
 
@@ -98,6 +99,29 @@ class Diagnostics:
         self._publisher.publish(array)
 
 
+class StageTimes:
+    """Publishes each frame's stage durations on `~/timing` (DiagnosticArray stamped like the frame:
+    one status, one value per stage in ms) and keeps their rolling p50/p99 for /diagnostics."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self.stats = StageStats()
+        self._publisher = node.create_publisher(DiagnosticArray, "~/timing", STATE_QOS)
+        self._name = node.get_name()
+
+    def publish(self, stamp: Any, stages: dict[str, float]) -> None:
+        self.stats.add(stages, time.monotonic())
+        status = DiagnosticStatus(name=self._name, values=[KeyValue(key=k, value=f"{v:.3f}") for k, v in stages.items()])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = stamp
+        self._publisher.publish(array)
+
+
+def read_stage_times(msg: DiagnosticArray) -> dict[str, float]:
+    """The stage durations (ms) a StageTimes message carries."""
+    return {value.key: float(value.value) for status in msg.status for value in status.values}
+
+
 class ErrorReporter:
     """Counts bad inputs by kind and logs each kind at most once per `period_s` (never raises)."""
 
@@ -115,7 +139,13 @@ class ErrorReporter:
 
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None:
-    """Standard main(): init, spin, clean shutdown on SIGINT/SIGTERM.
+    """Standard main() of one node: see run_nodes."""
+    run_nodes([factory], args)
+
+
+def run_nodes(factories: list[Callable[[], Node]], args: list[str] | None = None) -> bool:
+    """init, build the nodes, spin them all on one executor, clean shutdown on SIGINT/SIGTERM.
+    Returns whether a node says it `failed` (a camera source that broke, for the exit status).
 
     One executor thread: callbacks only convert and hand over (heavy work has its own thread), and
     rclpy's multi-threaded executor costs more GIL time than it saves (measured on the session
@@ -130,14 +160,19 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
     rclpy.init(args=args)
+    nodes: list[Node] = []
     try:
-        node = factory()
+        for factory in factories:
+            nodes.append(factory())
     except (ConfigError, StartupError) as error:
         print(f"[FATAL] {one_line(str(error))}", file=sys.stderr)
+        for node in nodes:
+            _close(node)
         rclpy.try_shutdown()
         raise SystemExit(2) from None
     executor = SingleThreadedExecutor()
-    executor.add_node(node)
+    for node in nodes:
+        executor.add_node(node)
     try:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -148,8 +183,14 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None
         if executor.context.ok():
             raise
     finally:
-        close = getattr(node, "close", None)
-        if close is not None:
-            close()
-        node.destroy_node()
+        for node in nodes:
+            _close(node)
         rclpy.try_shutdown()
+    return any(getattr(node, "failed", False) for node in nodes)
+
+
+def _close(node: Node) -> None:
+    close = getattr(node, "close", None)
+    if close is not None:
+        close()
+    node.destroy_node()

@@ -46,6 +46,7 @@ class PoseFrame:
     poses: list[PersonPose]
     latency_ms: float = 0.0
     layout: str = LAYOUT_NAME
+    stage_ms: dict[str, float] = field(default_factory=dict)  # estimator stages (teleop_common.timing), not sent
 
     def to_json(self) -> dict:
         """Plain-JSON form (same content as the ROS message) for the offline CLI."""

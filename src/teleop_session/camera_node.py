@@ -18,7 +18,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from teleop_common.node_support import SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, declare_config, run_node
+from teleop_common.node_support import SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, declare_config, run_nodes
 from teleop_common.stats import EventCounter, RollingStats
 from teleop_session.camera_config import CameraSourceConfig
 from teleop_session.camera_info import Calibration, load_calibration
@@ -140,12 +140,5 @@ class CameraSourceNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    nodes: list[CameraSourceNode] = []
-
-    def factory() -> CameraSourceNode:
-        nodes.append(CameraSourceNode())
-        return nodes[-1]
-
-    run_node(factory, args)
-    if nodes and nodes[0].failed:
+    if run_nodes([CameraSourceNode], args):
         raise SystemExit(1)

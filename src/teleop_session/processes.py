@@ -10,8 +10,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-from teleop_session.bringup import node_command
-from teleop_session.graph import CONFIG_DIR, NodeSpec
+from teleop_session.bringup import container_command, node_command
+from teleop_session.graph import CONFIG_DIR, CONTAINER_EXECUTABLE, NodeSpec
 
 STOP_TIMEOUT_S = 15.0
 
@@ -30,14 +30,24 @@ class NodeProcesses:
         log_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self, spec: NodeSpec, parameters: dict[str, str] | None = None) -> subprocess.Popen:
-        command = node_command(spec, self.config_dir, {}, parameters)
-        log = self.log_dir / f"{spec.name}.log"
+        return self._start(spec.name, node_command(spec, self.config_dir, {}, parameters))
+
+    def start_composed(self, specs: list[NodeSpec], parameters: dict[str, dict[str, str]] | None = None,
+                       name: str = CONTAINER_EXECUTABLE) -> subprocess.Popen:
+        """`specs` in one teleop_container process (composed mode); `parameters` by node name."""
+        settings = [f"{node}:{key}:={value}" for node, values in (parameters or {}).items() for key, value in values.items()]
+        command = [*container_command(), "--config-dir", str(self.config_dir),
+                   "--only", *(spec.name for spec in specs), *(["--set", *settings] if settings else [])]
+        return self._start(name, command)
+
+    def _start(self, name: str, command: list[str]) -> subprocess.Popen:
+        log = self.log_dir / f"{name}.log"
         with open(log, "w") as out:
             out.write(" ".join(command) + "\n")
             out.flush()
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                        env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        self.processes[spec.name] = (process, log)
+        self.processes[name] = (process, log)
         return process
 
     def log_tail(self, name: str, lines: int = 15) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -24,13 +25,14 @@ from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory
 from whole_body_teleop.msg import TeleopStatus, WholeBodyPoseArray
 
-from teleop_common.node_support import STATE_QOS
+from teleop_common.node_support import STATE_QOS, read_stage_times
 from teleop_common.pose_msgs import stamp_to_ns
 
 ENGAGE_RETRY_S = 1.0
 # Every camera frame is wanted for the video (SENSOR_QOS' depth 1 would overwrite frames not yet taken).
 IMAGE_QOS = QoSProfile(depth=60, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 DISCOVERY_PERIOD_S = 0.25
+_DIAGNOSTICS = "diagnostic_msgs/msg/DiagnosticArray"  # ~/timing: per-frame stage durations (node_support.StageTimes)
 _TYPES = {"whole_body_teleop/msg/TeleopStatus": TeleopStatus, "trajectory_msgs/msg/JointTrajectory": JointTrajectory,
           "sensor_msgs/msg/JointState": JointState}
 
@@ -44,6 +46,7 @@ class SessionLog:
     statuses: list[tuple[int, TeleopStatus]] = field(default_factory=list)
     commands: list[tuple[int, str]] = field(default_factory=list)             # receive, topic (commands carry no stamp)
     joint_states: list[tuple[int, tuple[str, ...], np.ndarray]] = field(default_factory=list)
+    timings: dict[str, dict[int, dict[str, float]]] = field(default_factory=dict)  # node -> stamp -> stage ms
     engage_replies: list[str] = field(default_factory=list)
     engaged_at_ns: int | None = None
 
@@ -75,6 +78,10 @@ class SessionMonitor(Node):
     # -------------------------------------------------------------- graph
     def _discover(self) -> None:
         for topic, types in self.get_topic_names_and_types():
+            if topic.endswith("/timing") and topic not in self._subscribed and _DIAGNOSTICS in types:
+                self._subscribed.add(topic)
+                node = topic.rsplit("/", 2)[-2]
+                self.create_subscription(DiagnosticArray, topic, lambda m, n=node: self._on_timing(m, n), STATE_QOS)
             kind = next((t for t in types if t in _TYPES), None)
             if kind is None or topic in self._subscribed:
                 continue
@@ -108,6 +115,10 @@ class SessionMonitor(Node):
     def _on_joint_state(self, msg: JointState) -> None:
         with self.lock:
             self.log.joint_states.append((time.time_ns(), tuple(msg.name), np.asarray(msg.position, np.float64)))
+
+    def _on_timing(self, msg: DiagnosticArray, node: str) -> None:
+        with self.lock:
+            self.log.timings.setdefault(node, {})[stamp_to_ns(msg.header.stamp)] = read_stage_times(msg)
 
     def _on_status(self, msg: TeleopStatus) -> None:
         with self.lock:

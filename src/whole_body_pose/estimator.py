@@ -16,6 +16,7 @@ import numpy as np
 
 from teleop_common.layout import Part
 from teleop_common.pose import PoseFrame
+from teleop_common.timing import StageClock
 from whole_body_pose import roi
 from whole_body_pose.assemble import Assembler
 from whole_body_pose.camera import CameraIntrinsics
@@ -101,6 +102,7 @@ class PartExpertsEstimator:
     def process(self, image_rgb: np.ndarray, stamp_ns: int, frame_id: str,
                 camera: CameraIntrinsics | None) -> PoseFrame:
         start = time.perf_counter()
+        clock = StageClock(start)
         image = check_image(image_rgb)
         height, width = image.shape[:2]
         cam = camera_for(camera, width, height, self.config.default_fov_deg)
@@ -112,14 +114,18 @@ class PartExpertsEstimator:
         if live == 0 or (live < self.config.max_people and (
                 self._since_detection >= self.config.detect_every_n_frames or self._lost_last_frame)):
             self._detect(image)
+        clock.lap("detect")
         t = stamp_ns * 1e-9
         self._bodies(image, t)
         for duplicate in duplicates(self._tracks):
             self._tracks.remove(duplicate)
+        clock.lap("body")
 
         observed = [track for track in self._tracks if track.body is not None]
         hands = self.hands(image, observed) if observed and self.config.enable_hands else {}
+        clock.lap("hands")
         faces = self.faces(image, observed) if observed and self.config.enable_face else {}
+        clock.lap("face")
         poses = []
         for i, track in enumerate(observed):
             track_hands = {part: hands[(i, part)] for part in (Part.LEFT_HAND, Part.RIGHT_HAND) if (i, part) in hands}
@@ -132,8 +138,9 @@ class PartExpertsEstimator:
             else:
                 poses.append(pose)
         poses.sort(key=lambda p: p.track_id)
+        clock.lap("temporal")
         return PoseFrame(stamp_ns=stamp_ns, frame_id=frame_id, poses=poses,
-                         latency_ms=(time.perf_counter() - start) * 1e3)
+                         latency_ms=(time.perf_counter() - start) * 1e3, stage_ms=clock.stages)
 
     def _detect(self, image: np.ndarray) -> None:
         self._since_detection = 0

@@ -10,13 +10,16 @@ import time
 from typing import Any
 
 from rclpy.node import Node
+from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 from whole_body_teleop.msg import WholeBodyPoseArray
 
-from teleop_common.node_support import SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, declare_config, run_node
+from teleop_common.node_support import (SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, StageTimes, declare_config,
+                                        run_node)
 from teleop_common.pose_msgs import frame_to_msg, stamp_to_ns
 from teleop_common.stats import EventCounter, RollingStats
+from teleop_common.timing import StageClock, dds_stages
 from whole_body_pose.camera import CameraError, CameraIntrinsics
 from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.draw import draw_poses
@@ -34,7 +37,7 @@ class WholeBodyPoseNode(Node):
         self.report = ErrorReporter(self, self.counters)
         self.latency = RollingStats()
         self.camera: CameraIntrinsics | None = None
-        self._pending: tuple[Image | CompressedImage, float] | None = None
+        self._pending: tuple[Image | CompressedImage, float, MessageInfo | None] | None = None
         self._wake = threading.Condition()
         self._running = True
 
@@ -45,6 +48,7 @@ class WholeBodyPoseNode(Node):
         self.marker_pub = self.create_publisher(MarkerArray, "pose_markers", STATE_QOS)
         self.annotated_pub = (self.create_publisher(Image, "image_annotated", SENSOR_QOS)
                               if self.config.publish_annotated_image else None)
+        self.stage_times = StageTimes(self)
         self.diagnostics = Diagnostics(self, "whole-body pose", self._figures, self.counters)
         self._worker = threading.Thread(target=self._work, name="pose_worker", daemon=True)
         self._worker.start()
@@ -54,7 +58,8 @@ class WholeBodyPoseNode(Node):
 
     def _figures(self) -> dict[str, Any]:
         return {"fps": self.latency.rate_hz(), "latency_ms_p50": self.latency.percentile(50),
-                "latency_ms_p99": self.latency.percentile(99), "backend": self.config.backend}
+                "latency_ms_p99": self.latency.percentile(99), "backend": self.config.backend,
+                **self.stage_times.stats.figures()}
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
@@ -63,11 +68,11 @@ class WholeBodyPoseNode(Node):
         except CameraError as error:
             self.report("bad_camera_info", f"ignoring CameraInfo: {error}")
 
-    def _on_image(self, msg: Image | CompressedImage) -> None:
+    def _on_image(self, msg: Image | CompressedImage, info: MessageInfo) -> None:
         with self._wake:
             if self._pending is not None:
                 self.counters["dropped_frames"] += 1
-            self._pending = (msg, time.monotonic())
+            self._pending = (msg, time.monotonic(), info)
             self._wake.notify()
 
     def _work(self) -> None:
@@ -77,10 +82,10 @@ class WholeBodyPoseNode(Node):
                     self._wake.wait()
                 if not self._running:
                     return
-                msg, received = self._pending
+                msg, received, info = self._pending
                 self._pending = None
             try:
-                self._process(msg, received)
+                self._process(msg, received, info)
             except BadImageError as error:
                 self.report(f"bad_image.{error.kind}", str(error))
             except InvalidImageError as error:  # decoded, but not an image the estimator takes
@@ -88,14 +93,22 @@ class WholeBodyPoseNode(Node):
             except Exception as error:  # noqa: BLE001 - the node keeps serving; the error is counted
                 self.report("estimator", repr(error))
 
-    def _process(self, msg: Image | CompressedImage, received: float) -> None:
+    def _process(self, msg: Image | CompressedImage, received: float, info: MessageInfo | None) -> None:
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        clock = StageClock()
+        clock.stages.update(dds_stages(stamp_ns, info, time.time_ns()))
         if isinstance(msg, Image):
             image = decode_raw(msg.encoding, msg.width, msg.height, msg.step, msg.data)
         else:
             image = decode_compressed(msg.data)
-        frame = self.estimator.process(image, stamp_to_ns(msg.header.stamp), msg.header.frame_id, self.camera)
+        clock.lap("decode")
+        frame = self.estimator.process(image, stamp_ns, msg.header.frame_id, self.camera)
+        clock.stages.update(frame.stage_ms)
+        clock.restart()
         frame.latency_ms = (time.monotonic() - received) * 1e3
         self.pose_pub.publish(frame_to_msg(frame))
+        clock.lap("publish")
+        self.stage_times.publish(msg.header.stamp, clock.stages)
         self.counters["frames"] += 1
         self.latency.add(frame.latency_ms, time.monotonic())
         if self.config.publish_markers:
