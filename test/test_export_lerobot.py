@@ -1,5 +1,6 @@
 """Export of the session's recorded episode to a LeRobot v3.0 dataset, read back: layout, info.json,
-parquet columns and frame counts, video frames, tasks, episode spans; two episodes concatenate."""
+parquet columns and frame counts, H.264 video frames, tasks, episode spans, LeRobot's exact episode-stats
+schema; frames resampled on header stamps; two episodes concatenate."""
 from __future__ import annotations
 
 import json
@@ -7,17 +8,31 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from test_session_demo import TASK, run_demo
 
+from teleop_common.pose_msgs import stamp_to_ns
 from teleop_session.episodes import Episode
-from teleop_session.export import export
+from teleop_session.export import export, grid_indices
 
 KEY = "observation.images.camera"
 COLUMNS = {"observation.state", "action", "timestamp", "frame_index", "episode_index", "index", "task_index"}
+# LeRobot's episode statistics as documented in huggingface/lerobot, src/lerobot/datasets/compute_stats.py
+# (v0.4): get_feature_stats returns min, max, mean, std, count and the quantiles of DEFAULT_QUANTILES
+# [0.01, 0.10, 0.50, 0.90, 0.99] named q01, q10, q50, q90, q99; compute_episode_stats covers every
+# feature whose dtype is not "string" (timestamp and the index columns included); image/video stats are
+# per channel in [0, 1] shaped (3, 1, 1), count is shaped (1,).  LeRobotDatasetMetadata.save_episode
+# (lerobot_dataset.py) writes one meta/episodes row: the columns below plus stats/<feature>/<stat>.
+LEROBOT_STATS = {"min", "max", "mean", "std", "count", "q01", "q10", "q50", "q90", "q99"}
+LEROBOT_EPISODE_COLUMNS = {
+    "episode_index", "tasks", "length", "data/chunk_index", "data/file_index", "dataset_from_index",
+    "dataset_to_index", "meta/episodes/chunk_index", "meta/episodes/file_index",
+    *(f"videos/{KEY}/{name}" for name in ("chunk_index", "file_index", "from_timestamp", "to_timestamp"))}
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +50,17 @@ def _video_frames(path: Path) -> int:
     return count
 
 
+def _video(path: Path) -> tuple[str, int]:
+    """Codec name and decoded frame count (PyAV, as LeRobot decodes)."""
+    with av.open(str(path)) as container:
+        return container.streams.video[0].codec_context.name, sum(1 for _ in container.decode(video=0))
+
+
 def test_export_reads_back(episode, tmp_path):
     out = tmp_path / "dataset"
-    info = export([str(episode)], out, robot_type="aloha", show_progress=False)
+    info = export([str(episode)], out, show_progress=False)
     assert json.loads((out / "meta" / "info.json").read_text()) == info
+    # robot_type comes from config/pose_retarget.yaml's robot when not given
     assert info["codebase_version"] == "v3.0" and info["fps"] == 24 and info["robot_type"] == "aloha"
     assert (info["total_episodes"], info["total_tasks"]) == (1, 1)
 
@@ -52,14 +74,16 @@ def test_export_reads_back(episode, tmp_path):
     assert COLUMNS == set(data.column_names)
     n = data.num_rows
     assert n == info["total_frames"]
-    received = [m.log_time_ns for m in recorded.messages(["/camera/image_raw/compressed"])]
-    assert n == int((received[-1] - received[0]) * 24 // 1e9) + 1   # 24 fps grid over the recorded images
+    stamps = np.array([stamp_to_ns(m.message.header.stamp) for m in recorded.messages(["/camera/image_raw/compressed"])])
+    # The 24 fps grid over the images' stamps takes every recorded image once (camera at 23.976 fps).
+    assert n == len(stamps) and grid_indices(np.sort(stamps), 24).tolist() == list(range(n))
     assert data["frame_index"].to_pylist() == list(range(n)) == data["index"].to_pylist()
     np.testing.assert_allclose(data["timestamp"].to_numpy(), np.arange(n) / 24, atol=1e-5)
     state = np.array(data["observation.state"].to_pylist())
     assert state.shape == (n, len(joints)) and np.isfinite(state).all()
     assert np.array(data["action"].to_pylist()).shape == (n, len(joints))
-    assert _video_frames(out / "videos" / KEY / "chunk-000" / "file-000.mp4") == n
+    video = out / "videos" / KEY / "chunk-000" / "file-000.mp4"
+    assert _video(video) == ("h264", n) and _video_frames(video) == n and features[KEY]["info"]["video.codec"] == "h264"
 
     episodes = pq.read_table(out / "meta" / "episodes" / "chunk-000" / "file-000.parquet").to_pylist()
     assert len(episodes) == 1 and episodes[0]["length"] == n and episodes[0]["tasks"] == [TASK]
@@ -71,6 +95,37 @@ def test_export_reads_back(episode, tmp_path):
     stats = json.loads((out / "meta" / "stats.json").read_text())
     assert stats["observation.state"]["count"] == [n] and len(stats["action"]["mean"]) == len(joints)
     assert np.array(stats[KEY]["mean"]).shape == (3, 1, 1)
+
+
+def _stat_features(info: dict) -> list[str]:
+    return [name for name, feature in info["features"].items() if feature["dtype"] != "string"]
+
+
+def test_episode_stats_match_lerobot_schema(episode, tmp_path):
+    """Exactly LeRobot's columns (resume and aggregate_datasets read all episodes files as one table)."""
+    out = tmp_path / "dataset"
+    info = export([str(episode)], out, show_progress=False)
+    table = pq.read_table(out / "meta" / "episodes" / "chunk-000" / "file-000.parquet")
+    features = _stat_features(info)
+    assert set(features) == COLUMNS | {KEY}
+    expected = LEROBOT_EPISODE_COLUMNS | {f"stats/{f}/{s}" for f in features for s in LEROBOT_STATS}
+    assert set(table.column_names) == expected and len(table.column_names) == 93
+    row = table.to_pylist()[0]
+    n = row["length"]
+    for feature in features:
+        stats = {s: np.array(row[f"stats/{feature}/{s}"]) for s in LEROBOT_STATS}
+        assert stats["count"].shape == (1,)
+        shape = (3, 1, 1) if feature == KEY else tuple(info["features"][feature]["shape"])
+        assert all(stats[s].shape == shape for s in LEROBOT_STATS - {"count"}), feature
+        ordered = [stats[s] for s in ("min", "q01", "q10", "q50", "q90", "q99", "max")]
+        assert all((a <= b + 1e-9).all() for a, b in zip(ordered, ordered[1:])), feature
+    assert row[f"stats/{KEY}/count"] == [n] and 0.0 <= row[f"stats/{KEY}/min"][0][0][0] <= 1.0
+    for index in ("frame_index", "index"):
+        assert row[f"stats/{index}/min"] == [0] and row[f"stats/{index}/max"] == [n - 1]
+        assert row[f"stats/{index}/q50"] == [pytest.approx((n - 1) / 2)]
+    assert table.schema.field("stats/frame_index/min").type == pa.list_(pa.int64())   # as LeRobot writes them
+    stats = json.loads((out / "meta" / "stats.json").read_text())
+    assert set(stats) == set(features) and all(set(s) == LEROBOT_STATS for s in stats.values())
 
 
 def test_two_episodes_concatenate_with_a_progress_bar(episode, tmp_path):
@@ -90,6 +145,9 @@ def test_two_episodes_concatenate_with_a_progress_bar(episode, tmp_path):
     assert data["episode_index"].to_pylist() == [0] * n + [1] * n
     assert data["index"].to_pylist() == list(range(2 * n))
     assert _video_frames(out / "videos" / KEY / "chunk-000" / "file-000.mp4") == 2 * n
+    stats = json.loads((out / "meta" / "stats.json").read_text())
+    assert stats["episode_index"]["min"] == [0] and stats["episode_index"]["max"] == [1]
+    assert stats["episode_index"]["mean"] == [pytest.approx(0.5)] and stats["index"]["count"] == [2 * n]
 
 
 def test_export_refuses_what_is_not_an_episode(tmp_path):
@@ -98,3 +156,33 @@ def test_export_refuses_what_is_not_an_episode(tmp_path):
         result = subprocess.run([sys.executable, "-m", "teleop_session.export", str(target), "--out",
                                  str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
         assert result.returncode == 2 and str(target) in result.stderr, result.stderr[-2000:]
+
+
+def test_stamp_grid_takes_each_image_once_despite_jitter():
+    """Images stamped at the dataset rate with up to +-20 % of a period of jitter map one to one; frames
+    missing from the stamps repeat the nearest image (the dataset's time axis stays uniform)."""
+    rng = np.random.default_rng(0)
+    period = 1e9 / 30
+    stamps = (np.arange(300) * period + rng.uniform(-0.2, 0.2, 300) * period).astype(np.int64) + 10**18
+    assert grid_indices(np.sort(stamps), 30).tolist() == list(range(300))
+    gap = np.delete(stamps, [100, 101])                          # two frames lost by the camera
+    indices = grid_indices(gap, 30)
+    assert len(indices) == 300 and set(indices.tolist()) == set(range(298))
+
+
+def test_statistics_of_two_episodes_aggregate_to_those_of_both():
+    """Dataset statistics pooled from episode ones equal those computed over all frames at once (min,
+    max, mean, std exactly); quantiles are the count-weighted mean LeRobot uses too."""
+    from teleop_session.lerobot_stats import aggregate, feature_stats, image_stats
+
+    frames = [cv2.imread(str(path)) for path in sorted((Path(__file__).parent / "data").glob("vtest_000*.jpg"))]
+    assert len(frames) >= 4
+    values = np.stack([f.reshape(-1, 3)[::997].mean(1) for f in frames]).astype(np.float32)   # real pixel rows
+    first, second = feature_stats(values[:2]), feature_stats(values[2:])
+    whole, pooled = feature_stats(values), aggregate([first, second])
+    for key in ("min", "max", "mean", "std", "count"):
+        np.testing.assert_allclose(pooled[key], whole[key], rtol=1e-6, atol=1e-9)
+    images = image_stats(frames)
+    assert {k: np.array(v).shape for k, v in images.items()} == {k: (1,) if k == "count" else (3, 1, 1) for k in images}
+    assert np.all(np.array(images["min"]) >= 0) and np.all(np.array(images["max"]) <= 1)
+    assert images["count"] == [len(frames)]

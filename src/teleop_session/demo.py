@@ -34,7 +34,8 @@ from teleop_session.graph import (  # noqa: E402
 from teleop_session.processes import NodeFailed, NodeProcesses  # noqa: E402
 from teleop_session.session_monitor import SessionMonitor, spinning_monitor  # noqa: E402
 from teleop_session.session_report import render_video, summarize  # noqa: E402
-from teleop_session.session_video import RobotView, VideoFile  # noqa: E402
+from teleop_session.session_video import RobotView  # noqa: E402
+from teleop_session.video_encoder import VideoEncoder  # noqa: E402
 
 DEFAULT_VIDEO = REPO_ROOT / ".cache" / "media" / "Megamind.avi"
 DEFAULT_OUT = Path("out/demo/session.mp4")
@@ -122,7 +123,7 @@ def render(args: argparse.Namespace, monitor: SessionMonitor) -> Path:
     config = load(POSE_RETARGET.load_config_class(), args.config_dir / POSE_RETARGET.config_file)
     robot = Robot(load_robot_config(config.robot, config.robots_dir))
     view = RobotView(robot.model, robot.home, 640, 480)
-    video = VideoFile(args.out, monitor.log.camera_fps())
+    video = VideoEncoder(args.out, monitor.log.camera_fps())
     try:
         with tqdm(total=len(monitor.log.images), unit="frame", desc="video", file=sys.stderr) as bar:
             render_video(monitor.log, view, video, lambda: bar.update(1))

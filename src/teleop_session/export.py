@@ -2,13 +2,18 @@
 
     python -m teleop_session.export EPISODES... --out DIR [--fps N] [--image-topic T]
                                     [--state-topic T] [--action-topics T ...] [--robot-type NAME]
+                                    [--vcodec h264|av1]
 
 EPISODES are episode files or folders of them.  Each episode is resampled on a uniform grid at the
-dataset rate (LeRobot decodes video frames by timestamp = frame_index / fps), on the recorder's
-clock: frame k holds the latest camera image and robot JointState received by t0 + k/fps.  The
-action has one entry per robot joint (the state's names): the latest position commanded for that
-joint (trajectory_msgs/JointTrajectory, any topic) before the next frame, i.e. what the robot was told
-after that observation; a joint not commanded yet (robot not engaged) holds its measured position.
+dataset rate (LeRobot decodes video frames by timestamp = frame_index / fps) on the messages'
+header stamps, not on when the recorder received them (delivery jitter would drop and repeat
+frames): frame k is the camera image stamped nearest t0 + k/fps, with the robot JointState stamped
+last at or before that image.  The action has one entry per robot joint (the state's names): the
+latest position commanded for that joint (trajectory_msgs/JointTrajectory, any topic) before the
+next frame, i.e. what the robot was told after that observation; a joint not commanded yet (robot
+not engaged) holds its measured position.  Commands carry no stamp (stamp 0: execute on receipt), so
+their receive time stands in for it (the same system clock the nodes stamp with).
+`robot_type` defaults to the robot of the retargeting node's parameter file.
 Topics are found by type when there is one of each (sensor_msgs/CompressedImage for the camera,
 sensor_msgs/JointState for observation.state); every JointTrajectory topic is a command source.
 """
@@ -24,8 +29,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from teleop_common.pose_msgs import stamp_to_ns
 from teleop_session.episodes import Episode, EpisodeError
 from teleop_session.lerobot_v3 import EpisodeFrames, LeRobotV3Writer
+from teleop_session.video_encoder import CODECS
 
 IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
 STATE_TYPE = "sensor_msgs/msg/JointState"
@@ -61,7 +68,7 @@ def find_topics(episode: Episode, image: str | None, state: str | None, actions:
 
 
 class _Series:
-    """Values over the recorder's clock, sampled as 'latest at or before t'."""
+    """Values over time (ns), sampled as 'latest at or before t'."""
 
     def __init__(self) -> None:
         self.times: list[int] = []
@@ -75,6 +82,31 @@ class _Series:
         i = bisect.bisect_right(self.times, time_ns) - 1
         return self.values[i] if i >= 0 else None
 
+    def sort(self) -> None:
+        """Stamps need not arrive in order (several publishers)."""
+        order = sorted(range(len(self.times)), key=self.times.__getitem__)
+        self.times = [self.times[i] for i in order]
+        self.values = [self.values[i] for i in order]
+
+
+def _time_ns(item) -> int:  # noqa: ANN001 - an EpisodeMessage
+    """The message's header stamp; its receive time when it has no header or stamp 0."""
+    header = getattr(item.message, "header", None)
+    stamp = stamp_to_ns(header.stamp) if header is not None else 0
+    return stamp if stamp > 0 else item.log_time_ns
+
+
+def grid_indices(stamps_ns: np.ndarray, fps: float) -> np.ndarray:
+    """For each point of the dataset grid t0 + k/fps over the images' span, the image stamped nearest it
+    (stamps sorted).  Images at the dataset rate map one to one, whatever their stamps' jitter."""
+    period = 1e9 / fps
+    count = int(round((stamps_ns[-1] - stamps_ns[0]) / period)) + 1
+    grid = stamps_ns[0] + np.arange(count) * period
+    after = np.clip(np.searchsorted(stamps_ns, grid), 1, len(stamps_ns) - 1) if len(stamps_ns) > 1 else np.zeros(count, int)
+    before = np.maximum(after - 1, 0)
+    nearer_after = np.abs(stamps_ns[after] - grid) < np.abs(grid - stamps_ns[before])
+    return np.where(nearer_after, after, before)
+
 
 def resample(episode: Episode, topics: Topics, fps: float, progress: tqdm) -> tuple[EpisodeFrames, list[str]]:
     """One episode on the dataset grid; returns the frames and the joint names (state and action)."""
@@ -85,37 +117,41 @@ def resample(episode: Episode, topics: Topics, fps: float, progress: tqdm) -> tu
     for item in episode.messages([topics.image, topics.state, *topics.actions]):
         msg = item.message
         if item.topic == topics.image:
-            images.append((item.log_time_ns, bytes(msg.data)))
+            images.append((_time_ns(item), bytes(msg.data)))
         elif item.topic == topics.state:
             names = names or list(msg.name)
             lookup = dict(zip(msg.name, msg.position))
             if set(names) <= set(lookup):
-                state.add(item.log_time_ns, np.array([lookup[n] for n in names], np.float64))
+                state.add(_time_ns(item), np.array([lookup[n] for n in names], np.float64))
         elif msg.points:
             for name, position in zip(msg.joint_names, msg.points[0].positions):
-                commanded.setdefault(name, _Series()).add(item.log_time_ns, float(position))
+                commanded.setdefault(name, _Series()).add(_time_ns(item), float(position))
     if not images or not state.times:
         raise ExportError(f"{episode.path}: {len(images)} images and {len(state.times)} joint states; need both")
+    images.sort(key=lambda image: image[0])
+    state.sort()
+    for series in commanded.values():
+        series.sort()
     image_times = np.array([t for t, _ in images], np.int64)
     period = 1e9 / fps
-    count = int((image_times[-1] - image_times[0]) // period) + 1
-    grid = image_times[0] + np.arange(count) * period
 
     frames, states, actions = [], [], []
     decoded: dict[int, np.ndarray] = {}
     consumed = 0
-    for time_ns in grid:
-        index = int(np.searchsorted(image_times, time_ns, side="right")) - 1
+    for k, index in enumerate(grid_indices(image_times, fps)):
+        index = int(index)
+        time_ns = image_times[index]
         if index not in decoded:
             image = cv2.imdecode(np.frombuffer(images[index][1], np.uint8), cv2.IMREAD_COLOR)
             if image is None:
                 raise ExportError(f"{episode.path}: image {index} of {topics.image} is not a JPEG/PNG")
             decoded = {index: image}
-        progress.update(index + 1 - consumed)
-        consumed = index + 1
+        progress.update(max(index + 1 - consumed, 0))
+        consumed = max(consumed, index + 1)
         measured = state.at(time_ns)
         measured = state.values[0] if measured is None else measured
-        command = [commanded[n].at(time_ns + period) if n in commanded else None for n in names]
+        next_frame = image_times[0] + (k + 1) * period
+        command = [commanded[n].at(next_frame) if n in commanded else None for n in names]
         frames.append(decoded[index])
         states.append(measured)
         actions.append([m if c is None else c for m, c in zip(measured, command)])
@@ -142,8 +178,9 @@ def episode_files(paths: list[str]) -> list[Path]:
 
 def export(paths: list[str], out: Path, fps: float = 0.0, image_topic: str | None = None,
            state_topic: str | None = None, action_topics: list[str] | None = None,
-           robot_type: str | None = None, show_progress: bool = True) -> dict:
+           robot_type: str | None = None, show_progress: bool = True, video_codec: str = "h264") -> dict:
     """Write the dataset; returns meta/info.json's content."""
+    robot_type = robot_type or default_robot_type()
     episodes = [Episode(p) for p in episode_files(paths)]
     if fps <= 0:
         rate = float(episodes[0].metadata.get("episode_stats", {}).get("image.fps", "nan"))
@@ -160,11 +197,21 @@ def export(paths: list[str], out: Path, fps: float = 0.0, image_topic: str | Non
             progress.set_postfix_str(episode.path.name)
             frames, names = resample(episode, topics, fps, progress)
             if writer is None:
-                writer = LeRobotV3Writer(out, int(fps), names, names, robot_type=robot_type)
+                writer = LeRobotV3Writer(out, int(fps), names, names, robot_type=robot_type, video_codec=video_codec)
             elif names != writer.state_names:
                 raise ExportError(f"{episode.path}: joints {names} differ from the first episode's {writer.state_names}")
             writer.add_episode(frames)
     return writer.finish()
+
+
+def default_robot_type() -> str:
+    """The robot's name in the retargeting node's parameter file (config/pose_retarget.yaml)."""
+    from pose_retarget.config import load_robot_config
+    from teleop_common.config import load
+    from teleop_session.graph import CONFIG_DIR, POSE_RETARGET
+
+    config = load(POSE_RETARGET.load_config_class(), CONFIG_DIR / POSE_RETARGET.config_file)
+    return load_robot_config(config.robot, config.robots_dir).name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,11 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image-topic", help="CompressedImage topic (default: the only one)")
     parser.add_argument("--state-topic", help="JointState topic (default: the only one)")
     parser.add_argument("--action-topics", nargs="+", help="JointTrajectory command topics (default: all of them)")
-    parser.add_argument("--robot-type", help="robot_type written in meta/info.json")
+    parser.add_argument("--robot-type", help="robot_type in meta/info.json (default: the robot of "
+                        "config/pose_retarget.yaml)")
+    parser.add_argument("--vcodec", choices=sorted(CODECS), default="h264", help="video codec (default %(default)s)")
     args = parser.parse_args(argv)
     try:
         info = export(args.episodes, args.out, args.fps, args.image_topic, args.state_topic, args.action_topics,
-                      args.robot_type)
+                      args.robot_type, video_codec=args.vcodec)
     except (ExportError, EpisodeError, FileExistsError) as error:
         print(f"export: {error}", file=sys.stderr)
         return 2

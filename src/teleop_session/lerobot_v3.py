@@ -3,12 +3,14 @@
     meta/info.json                                   features, fps, totals, path templates
     meta/tasks.parquet                               task strings (pandas index 'task') -> task_index
     meta/episodes/chunk-000/file-000.parquet         one row per episode: length, indices, video spans, stats
-    meta/stats.json                                  per-feature min/max/mean/std/count over the dataset
+    meta/stats.json                                  per-feature statistics over the dataset
     data/chunk-000/file-000.parquet                  one row per frame
     videos/<video_key>/chunk-000/file-000.mp4        frames of every episode, one after the other
 
 Episodes are appended to the current data/video file until it passes its size limit, then the next
-file (and after `CHUNK_SIZE` files, the next chunk) is started, as LeRobot does.
+file (and after `CHUNK_SIZE` files, the next chunk) is started, as LeRobot does.  Every non-string
+feature gets LeRobot's episode statistics (lerobot_stats.py), so LeRobot can resume recording into
+the dataset and aggregate it with datasets it recorded itself.  Video is H.264 (or AV1) as LeRobot's.
 """
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from teleop_session.lerobot_stats import STAT_KEYS, aggregate, feature_stats, image_stats
+from teleop_session.video_encoder import VideoEncoder
 
 CODEBASE_VERSION = "v3.0"
 CHUNK_SIZE = 1000
@@ -28,8 +32,8 @@ VIDEO_FILE_SIZE_MB = 500
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
 EPISODES_PATH = "meta/episodes/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
-VIDEO_FOURCC = "mp4v"           # MPEG-4 Part 2: what OpenCV's bundled FFmpeg encodes here (no H.264/AV1)
-VIDEO_CODEC = "mpeg4"
+# LeRobot's encoding: every 2nd frame a keyframe (fast random access when training), CRF 30.
+VIDEO_OPTIONS = {"g": "2", "crf": "30"}
 INDEX_FEATURES = {name: {"dtype": "int64", "shape": [1], "names": None}
                   for name in ("frame_index", "episode_index", "index", "task_index")}
 
@@ -42,30 +46,6 @@ class EpisodeFrames:
     frames: list[np.ndarray]
     state: np.ndarray          # (n, state_dim) float32
     action: np.ndarray         # (n, action_dim) float32
-
-
-def _stats(values: np.ndarray) -> dict[str, list]:
-    return {"min": values.min(0).tolist(), "max": values.max(0).tolist(), "mean": values.mean(0).tolist(),
-            "std": values.std(0).tolist(), "count": [int(values.shape[0])]}
-
-
-def _image_stats(frames: list[np.ndarray]) -> dict[str, list]:
-    """Per-channel RGB statistics in [0, 1], shaped (3, 1, 1) like LeRobot's image stats (every 4th pixel)."""
-    pixels = np.stack([f[::4, ::4, ::-1] for f in frames]).reshape(-1, 3).astype(np.float64) / 255.0
-    shaped = {k: [[[v]] for v in values] for k, values in _stats(pixels).items() if k != "count"}
-    return {**shaped, "count": [len(frames)]}
-
-
-def _combine(parts: list[dict[str, list]]) -> dict[str, list]:
-    """Dataset statistics from per-episode ones (pooled mean and variance)."""
-    counts = np.array([p["count"][0] for p in parts], np.float64)
-    means = np.array([p["mean"] for p in parts], np.float64)
-    stds = np.array([p["std"] for p in parts], np.float64)
-    weights = (counts / counts.sum()).reshape((-1,) + (1,) * (means.ndim - 1))
-    mean = (weights * means).sum(0)
-    variance = (weights * (stds ** 2 + (means - mean) ** 2)).sum(0)
-    return {"min": np.min([p["min"] for p in parts], 0).tolist(), "max": np.max([p["max"] for p in parts], 0).tolist(),
-            "mean": mean.tolist(), "std": np.sqrt(variance).tolist(), "count": [int(counts.sum())]}
 
 
 def _tasks_table(tasks: list[str]) -> pa.Table:
@@ -105,12 +85,13 @@ class LeRobotV3Writer:
     action_names: list[str]
     video_key: str = "observation.images.camera"
     robot_type: str | None = None
+    video_codec: str = "h264"                 # or "av1" (video_encoder.CODECS)
     _tasks: list[str] = field(default_factory=list)
     _episodes: list[dict] = field(default_factory=list)
     _rows: list[pa.Table] = field(default_factory=list)
     _data: _FileCursor = field(default_factory=_FileCursor)
     _video: _FileCursor = field(default_factory=_FileCursor)
-    _video_writer: cv2.VideoWriter | None = None
+    _video_writer: VideoEncoder | None = None
     _size: tuple[int, int] | None = None      # (width, height) of the video
     _total_frames: int = 0
 
@@ -125,16 +106,13 @@ class LeRobotV3Writer:
 
     def _write_video(self, frames: list[np.ndarray]) -> None:
         height, width = frames[0].shape[:2]
+        size = (width - width % 2, height - height % 2)        # what yuv420p can hold
         if self._size is None:
-            self._size = (width, height)
-        elif self._size != (width, height):
+            self._size = size
+        elif self._size != size:
             raise ValueError(f"camera frames are {width}x{height}, earlier episodes {self._size[0]}x{self._size[1]}")
         if self._video_writer is None:
-            path = self._video_path()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._video_writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*VIDEO_FOURCC), self.fps, self._size)
-            if not self._video_writer.isOpened():
-                raise RuntimeError(f"OpenCV cannot write {VIDEO_FOURCC} video to {path}")
+            self._video_writer = VideoEncoder(self._video_path(), self.fps, self.video_codec, VIDEO_OPTIONS)
         for frame in frames:
             self._video_writer.write(frame)
 
@@ -157,17 +135,19 @@ class LeRobotV3Writer:
         self._write_video(episode.frames)
         self._video.frames += n
         frame_index = np.arange(n, dtype=np.int64)
-        self._rows.append(pa.table({
-            "observation.state": pa.array(list(episode.state.astype(np.float32)), pa.list_(pa.float32())),
-            "action": pa.array(list(episode.action.astype(np.float32)), pa.list_(pa.float32())),
-            "timestamp": pa.array((frame_index / self.fps).astype(np.float32)),
-            "frame_index": pa.array(frame_index),
-            "episode_index": pa.array(np.full(n, index, np.int64)),
-            "index": pa.array(start + frame_index),
-            "task_index": pa.array(np.full(n, self._tasks.index(episode.task), np.int64)),
-        }))
-        stats = {"observation.state": _stats(episode.state), "action": _stats(episode.action),
-                 self.video_key: _image_stats(episode.frames)}
+        columns = {
+            "observation.state": episode.state.astype(np.float32),
+            "action": episode.action.astype(np.float32),
+            "timestamp": (frame_index / self.fps).astype(np.float32),
+            "frame_index": frame_index,
+            "episode_index": np.full(n, index, np.int64),
+            "index": start + frame_index,
+            "task_index": np.full(n, self._tasks.index(episode.task), np.int64),
+        }
+        self._rows.append(pa.table({name: pa.array(list(v), pa.list_(pa.float32())) if v.ndim == 2 else pa.array(v)
+                                    for name, v in columns.items()}))
+        # LeRobot's feature order: the camera, then the data columns.
+        stats = {self.video_key: image_stats(episode.frames), **{name: feature_stats(v) for name, v in columns.items()}}
         row = {"episode_index": index, "tasks": [episode.task], "length": n,
                "data/chunk_index": self._data.chunk, "data/file_index": self._data.file,
                "dataset_from_index": start, "dataset_to_index": start + n,
@@ -187,8 +167,8 @@ class LeRobotV3Writer:
         if sum(t.nbytes for t in self._rows) / 2**20 >= DATA_FILE_SIZE_MB:
             self._flush_data()
             self._data.advance()
-        if self._video_writer is not None and self._video_path().stat().st_size / 2**20 >= VIDEO_FILE_SIZE_MB:
-            self._video_writer.release()
+        if self._video_writer is not None and self._video_writer.file_size() / 2**20 >= VIDEO_FILE_SIZE_MB:
+            self._video_writer.close()
             self._video_writer = None
             self._video.advance()
 
@@ -197,7 +177,7 @@ class LeRobotV3Writer:
         features = {
             self.video_key: {
                 "dtype": "video", "shape": [height, width, 3], "names": ["height", "width", "channels"],
-                "info": {"video.height": height, "video.width": width, "video.codec": VIDEO_CODEC,
+                "info": {"video.height": height, "video.width": width, "video.codec": self.video_codec,
                          "video.pix_fmt": "yuv420p", "video.is_depth_map": False, "video.fps": self.fps,
                          "video.channels": 3, "has_audio": False}},
             "observation.state": {"dtype": "float32", "shape": [len(self.state_names)], "names": self.state_names},
@@ -218,7 +198,7 @@ class LeRobotV3Writer:
             raise ValueError("no episode was added")
         self._flush_data()
         if self._video_writer is not None:
-            self._video_writer.release()
+            self._video_writer.close()
             self._video_writer = None
         meta = self.root / "meta"
         (meta / "episodes" / "chunk-000").mkdir(parents=True, exist_ok=True)
@@ -226,8 +206,8 @@ class LeRobotV3Writer:
         pq.write_table(_tasks_table(self._tasks), meta / "tasks.parquet")
         keys = [k for k in self._episodes[0] if k.startswith("stats/")]
         features = sorted({k.split("/")[1] for k in keys})
-        stats = {f: _combine([{s: e[f"stats/{f}/{s}"] for s in ("min", "max", "mean", "std", "count")}
-                              for e in self._episodes]) for f in features}
+        stats = {f: aggregate([{s: e[f"stats/{f}/{s}"] for s in STAT_KEYS} for e in self._episodes])
+                 for f in features}
         (meta / "stats.json").write_text(json.dumps(stats, indent=2))
         info = self._info()
         (meta / "info.json").write_text(json.dumps(info, indent=4))

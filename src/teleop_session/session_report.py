@@ -12,7 +12,8 @@ from whole_body_teleop.msg import TeleopStatus
 from teleop_common.pose_msgs import msg_to_frame, stamp_to_ns
 from teleop_common.status import Reason, reason_name
 from teleop_session.session_monitor import SessionLog
-from teleop_session.session_video import RobotView, VideoFile, side_by_side
+from teleop_session.session_video import RobotView, side_by_side
+from teleop_session.video_encoder import VideoEncoder
 from whole_body_pose.draw import draw_poses
 
 
@@ -80,7 +81,7 @@ def _status_lines(index: int, total: int, status: TeleopStatus | None, pose_age_
     return [f"{head}   {engaged}   operator #{status.operator_track_id}", arms]
 
 
-def render_video(log: SessionLog, view: RobotView, video: VideoFile, on_frame: Callable[[], None]) -> None:
+def render_video(log: SessionLog, view: RobotView, video: VideoEncoder, on_frame: Callable[[], None]) -> None:
     """One output frame per camera image: the image with its own skeleton (or, for a frame the pose node
     dropped, the latest earlier one, with its age) | the robot as it was when the next image arrived."""
     pose_stamps = sorted(log.poses)

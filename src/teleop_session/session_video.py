@@ -1,4 +1,5 @@
-"""The session video: camera frame with the skeleton | MuJoCo render of the robot, written to MP4.
+"""The session video: camera frame with the skeleton | MuJoCo render of the robot (written to an H.264
+MP4 by video_encoder.VideoEncoder).
 
 Offscreen MuJoCo rendering needs an OpenGL backend before mujoco is imported: set MUJOCO_GL
 (osmesa renders on the CPU with Debian's libosmesa6; egl uses a GPU).
@@ -6,13 +7,11 @@ Offscreen MuJoCo rendering needs an OpenGL backend before mujoco is imported: se
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import cv2
 import mujoco
 import numpy as np
 
-VIDEO_FOURCC = "mp4v"       # MPEG-4 Part 2: encoded by OpenCV's bundled FFmpeg (no H.264 encoder there)
 TEXT_COLOR = (255, 255, 255)
 STRIP_HEIGHT = 56
 
@@ -69,27 +68,3 @@ def side_by_side(camera_bgr: np.ndarray, robot_rgb: np.ndarray, lines: Sequence[
         cv2.putText(strip, line, (10, 22 + 24 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, TEXT_COLOR, 1, cv2.LINE_AA)
     frame = np.vstack([top, strip])
     return frame[: frame.shape[0] // 2 * 2, : frame.shape[1] // 2 * 2]
-
-
-class VideoFile:
-    """MP4 writer that opens on the first frame (its size fixes the video's)."""
-
-    def __init__(self, path: str | Path, fps: float) -> None:
-        self.path = Path(path)
-        self.fps = fps
-        self.frames = 0
-        self._writer: cv2.VideoWriter | None = None
-
-    def write(self, frame_bgr: np.ndarray) -> None:
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            height, width = frame_bgr.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*VIDEO_FOURCC), self.fps, (width, height))
-            if not self._writer.isOpened():
-                raise RuntimeError(f"OpenCV cannot write {VIDEO_FOURCC} video to {self.path}")
-        self._writer.write(frame_bgr)
-        self.frames += 1
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
