@@ -2,6 +2,8 @@
 status and markers out; engage service; stale and malformed input hold the robot."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import rclpy
@@ -80,6 +82,18 @@ class Client:
         assert spin_until(self.nodes, future.done, timeout_s=10)
         return future.result()
 
+    def engage_at(self, q: np.ndarray) -> None:
+        """Pose `q` and engage; retried, as engaging needs a pose younger than input.stale_timeout_s
+        and the test shares two CPUs with other runs."""
+        messages = []
+        for _ in range(3):
+            self.send(q, frames=3)
+            response = self.engage(True)
+            if response.success:
+                return
+            messages.append(response.message)
+        raise AssertionError(f"engage refused: {messages}")
+
 
 def test_poses_in_checked_commands_out(ros_node, retarget_node):
     client = Client(ros_node("operator"), retarget_node)
@@ -95,8 +109,7 @@ def test_poses_in_checked_commands_out(ros_node, retarget_node):
     assert client.received["joint_states"][-1].name == [n for a in robot.arms for n in (*a.joint_names, *a.gripper_joint_names)]
     assert client.received["markers"][-1].markers[0].action == Marker.ADD
 
-    response = client.engage(True)
-    assert response.success, response.message
+    client.engage_at(robot.home)
 
     # Engaged: follow a reachable trajectory; the last command must reach the last pose.
     trajectory = reachable_trajectory(robot, client.operator, frames=45, fps=30.0, seed=5)
@@ -146,3 +159,37 @@ def test_poses_in_checked_commands_out(ros_node, retarget_node):
     assert client.engage(False).success
     client.send(trajectory[-1], frames=2)
     assert not client.received["status"][-1].engaged
+
+
+def test_silence_disengages_and_bad_stamps_are_counted(ros_node, retarget_node):
+    """No pose message at all for operator.lost_timeout_s disengages (the watchdog's timer, not a frame);
+    a pose node restarted with the same track id is then not followed.  A frame stamped an hour ahead
+    is rejected and counted, and later frames still drive the robot."""
+    client = Client(ros_node("operator"), retarget_node)
+    robot = client.robot
+    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    client.engage_at(robot.home)
+    client.send(robot.home, frames=2)
+
+    timeout_s = retarget_node.config.operator.lost_timeout_s
+    silent_since = time.monotonic()
+    assert spin_until(client.nodes, lambda: not client.received["status"][-1].engaged, timeout_s=timeout_s + 3)
+    assert time.monotonic() - silent_since >= timeout_s - 0.1
+    assert retarget_node.counters["disengaged"] == 1
+    spin_until(client.nodes, lambda: False, timeout_s=0.3)     # holds sent while still engaged, on other topics
+    commands = len(client.received["left/joint_trajectory"])
+    trajectory = reachable_trajectory(robot, client.operator, frames=30, fps=30.0, seed=3)
+    for q in trajectory[::3]:                   # "track 1" again, somewhere else: nothing is commanded
+        client.send(q)
+    assert not client.received["status"][-1].engaged
+    assert len(client.received["left/joint_trajectory"]) == commands
+
+    client.engage_at(robot.home)
+    ahead = client.node.get_clock().now().nanoseconds + 3600 * 1_000_000_000
+    client.publisher.publish(frame_to_msg(client.operator.frame(trajectory[-1], ahead)))
+    assert spin_until(client.nodes, lambda: client.received["status"][-1].arms[0].reason == ArmStatus.INPUT_INVALID,
+                      timeout_s=10)
+    assert retarget_node.counters["error.future_stamp"] == 1
+    client.send(trajectory[1], frames=2)
+    status = client.received["status"][-1]
+    assert status.engaged and [a.reason for a in status.arms] == [ArmStatus.OK] * len(robot.arms)

@@ -205,7 +205,7 @@ def test_infeasible_ik_holds_the_last_safe_configuration(robot: str) -> None:
     assert ik.solve(outside, {arm.name: session.home_poses[arm.name]}, dt=0.002) is None
     session.retargeter.q = outside.copy()
     frame = session.frame(session.home_poses)
-    result = session.retargeter.step(frame, stamp(session.k - 1) + LATENCY_NS + 1_000_000)  # 1 ms after the last step
+    result = session.retargeter.step(frame, stamp(session.k - 1) + LATENCY_NS + 2_000_000)  # min_dt_s after the last
     assert result.arms[0].held and result.arms[0].reason == Reason.JOINT_LIMIT
     np.testing.assert_array_equal(result.command, outside)
 

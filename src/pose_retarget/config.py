@@ -129,6 +129,7 @@ class OperatorConfig:
 @dataclass
 class InputConfig:
     stale_timeout_s: float = bounded(0.2, 0.001, 10.0)
+    max_future_s: float = bounded(0.05, 0.0, 10.0)   # stamps further ahead of the node's clock: rejected
     min_confidence: float = bounded(0.5, 0.0, 1.0)
     min_depth_m: float = bounded(0.1, 0.0)
     max_depth_m: float = bounded(10.0, 0.0)
@@ -141,6 +142,8 @@ class InputConfig:
 
 @dataclass
 class MappingConfig:
+    source: str = choice("arm", "hand")   # arm: shoulder-to-wrist; hand: wrist motion since engagement
+    hand_scale: float = bounded(1.0, 0.05, 10.0)   # hand source: robot metres per metre of wrist motion
     mounting_rpy: tuple[float, ...] = (-math.pi / 2, 0.0, math.pi)   # camera orientation in base frame
     mirror: bool = False   # operator faces the robot: their right arm drives its left, reflected
 

@@ -1,9 +1,11 @@
 """Operator arm and hand -> end-effector target in the robot's world frame.
 
-Position: the wrist relative to the shoulder (camera frame, so the camera translation cancels),
-optionally mirrored, rotated by the mounting, scaled by robot reach / operator arm length and
-added to the arm's anchor.  Orientation: a hand frame from wrist, index_mcp and pinky_mcp.
-Bad keypoints raise InputInvalid: the caller holds the arm instead of guessing.
+Position, `mapping.source: arm`: the wrist relative to the shoulder (camera frame, so the camera
+translation cancels), optionally mirrored, rotated by the mounting, scaled by robot reach / operator
+arm length and added to the arm's anchor.  `source: hand` (a camera that sees only the hands): the
+hand's wrist relative to where it was at engagement, scaled by `hand_scale`, added to where the end
+effector was then; no body keypoint is read.  Orientation (both): a hand frame from wrist,
+index_mcp and pinky_mcp.  Bad keypoints raise InputInvalid: the caller holds the arm instead of guessing.
 """
 from __future__ import annotations
 
@@ -94,48 +96,74 @@ class Mapper:
         self.robot = robot
         self.inputs = inputs
         self.mirror = mapping.mirror
+        self.source = mapping.source
+        self.hand_scale = mapping.hand_scale
+        self._origins: dict[str, tuple[np.ndarray, np.ndarray]] = {}   # hand source: (wrist, end effector)
         self._mount = rpy_matrix(mapping.mounting_rpy)          # camera axes in the world frame
         self._reflect = MIRROR if mapping.mirror else np.eye(3)
         self._lengths = {arm.name: ArmLength(inputs.arm_length_window) for arm in robot.arms}
         self._hand_to_ee = {arm.name: rpy_matrix(arm.config.hand_to_ee_rpy) for arm in robot.arms}
 
     def reset(self) -> None:
-        """A new operator: forget measured arm lengths."""
+        """A new operator: forget measured arm lengths and hand origins."""
         for length in self._lengths.values():
             length.clear()
+        self.rebase()
+
+    def rebase(self) -> None:
+        """Hand source: the next wrist position of each arm becomes its origin (called while disengaged)."""
+        self._origins.clear()
 
     def driving_side(self, arm: Arm) -> str:
         return driving_side(arm, self.mirror)
 
     def _points(self, person: PersonPose, side: str) -> np.ndarray:
-        """Arm (shoulder, elbow, wrist) and hand keypoints of one side, validated."""
-        indices = KEYPOINTS[side]
+        """Arm (shoulder, elbow, wrist; source arm only) and hand keypoints of one side, validated."""
+        indices = KEYPOINTS[side] if self.source == "arm" else KEYPOINTS[side][len(_ARM_KEYPOINTS):]
         points = np.asarray(person.points[indices], dtype=float)
         confidence = np.asarray(person.confidence[indices], dtype=float)
-        if not np.isfinite(points).all() or confidence.min() < self.inputs.min_confidence:
+        if not np.isfinite(points).all() or not np.all(confidence >= self.inputs.min_confidence):   # NaN fails too
             raise InputInvalid(f"{side} arm or hand: keypoints missing or below confidence {self.inputs.min_confidence}")
         depth = points[:, 2]
         if depth.min() < self.inputs.min_depth_m or depth.max() > self.inputs.max_depth_m:
             raise InputInvalid(f"{side} arm or hand: depth outside [{self.inputs.min_depth_m}, {self.inputs.max_depth_m}] m")
         return points
 
-    def map_arm(self, person: PersonPose, arm: Arm, shoulder_world: np.ndarray) -> ArmTarget:
-        """Target for `arm`; `shoulder_world` is the centre of its workspace sphere."""
-        side = self.driving_side(arm)
-        shoulder, elbow, wrist, h_wrist, h_index, h_pinky, h_middle, h_thumb_tip, h_index_tip = \
-            self._points(person, side)
+    def _arm_position(self, arm: Arm, side: str, shoulder: np.ndarray, elbow: np.ndarray,
+                      wrist: np.ndarray) -> np.ndarray:
         measured = _norm(elbow - shoulder) + _norm(wrist - elbow)
         if not self.inputs.min_arm_length_m <= measured <= self.inputs.max_arm_length_m:
             raise InputInvalid(f"{side} arm length {measured:.2f} m outside "
                                f"[{self.inputs.min_arm_length_m}, {self.inputs.max_arm_length_m}]")
+        scale = arm.config.reach / self._lengths[arm.name].update(measured)
+        return self.robot.anchors[arm.name] + scale * (self._mount @ self._reflect @ (wrist - shoulder))
+
+    def _hand_position(self, arm: Arm, wrist: np.ndarray, ee_position: np.ndarray) -> np.ndarray:
+        if arm.name not in self._origins:        # first sight since engagement (or disengaged): no motion yet
+            self._origins[arm.name] = (wrist.copy(), np.array(ee_position, dtype=float))
+        wrist_origin, ee_origin = self._origins[arm.name]
+        return ee_origin + self.hand_scale * (self._mount @ self._reflect @ (wrist - wrist_origin))
+
+    def map_arm(self, person: PersonPose, arm: Arm, shoulder_world: np.ndarray,
+                ee_position: np.ndarray | None = None) -> ArmTarget:
+        """Target for `arm`; `shoulder_world` is the centre of its workspace sphere, `ee_position` where
+        the end effector is now (the origin of hand-source motion; unused with source arm)."""
+        side = self.driving_side(arm)
+        if self.source == "arm" and Part.BODY not in person.present:
+            raise InputInvalid("no body in this frame (a hand-only person): mapping.source arm needs the arms")
+        points = self._points(person, side)
+        h_wrist, h_index, h_pinky, h_middle, h_thumb_tip, h_index_tip = points[-len(_HAND_KEYPOINTS):]
         hand_size = _norm(h_middle - h_wrist)
         if not self.inputs.min_hand_size_m <= hand_size <= self.inputs.max_hand_size_m:
             raise InputInvalid(f"{side} hand size {hand_size:.3f} m outside "
                                f"[{self.inputs.min_hand_size_m}, {self.inputs.max_hand_size_m}]")
-        scale = arm.config.reach / self._lengths[arm.name].update(measured)
-
+        if self.source == "hand":
+            if ee_position is None:
+                raise ValueError("mapping.source hand needs the end effector's position")
+            position = self._hand_position(arm, h_wrist, ee_position)
+        else:
+            position = self._arm_position(arm, side, *points[:len(_ARM_KEYPOINTS)])
         reflect = self._reflect
-        position = self.robot.anchors[arm.name] + scale * (self._mount @ reflect @ (wrist - shoulder))
         # Once mirrored, the driving hand is geometrically a hand of the arm's own side.
         frame = hand_frame(reflect @ h_wrist, reflect @ h_index, reflect @ h_pinky, arm.config.operator_side)
         rotation = self._mount @ frame @ self._hand_to_ee[arm.name]

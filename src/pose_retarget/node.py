@@ -1,7 +1,9 @@
 """ROS 2 node: operator poses in, checked robot commands out (thin wrapper around Retargeter).
 
 Per pose message: one Retargeter.step(), then the simulated robot advances and everything is
-published.  A timer holds the robot (status INPUT_STALE) when pose messages stop.  All callbacks
+published; an input the core drops as too fast is only counted (`dropped.too_fast`), a rejected one
+is counted as `error.<kind>`.  A timer holds the robot (status INPUT_STALE) when pose messages
+stop, which also lets the core disengage from an operator unseen for `operator.lost_timeout_s`.  All callbacks
 share the node's default mutually exclusive group, so the core is never entered twice at once.
 """
 from __future__ import annotations
@@ -89,8 +91,13 @@ class PoseRetargetNode(Node):
             return
         started = time.perf_counter()
         result = self.retargeter.step(frame, now)
+        if result.rejected == "too_fast":
+            self.counters["dropped.too_fast"] += 1
+            return
         self.step_ms.add((time.perf_counter() - started) * 1e3, time.monotonic())
         self.counters["frames"] += 1
+        if result.rejected:
+            self.report(result.rejected, result.arms[0].detail)
         self._publish(result, {**stages, **result.stage_ms})
 
     def _watchdog(self) -> None:
@@ -106,6 +113,9 @@ class PoseRetargetNode(Node):
     def _publish(self, result: RetargetResult, stages: dict[str, float] | None = None) -> None:
         """Commands, then the status answering them (the end of the camera -> command chain), then
         the simulated robot (50 substeps per input frame at most) and what shows it."""
+        if result.disengaged:
+            self.counters["disengaged"] += 1
+            self.get_logger().warning(f"disengaged: {result.disengaged}")
         started = time.perf_counter()
         for arm in result.arms:
             if arm.held:

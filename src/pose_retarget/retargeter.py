@@ -7,6 +7,12 @@ configuration.  Commands move only while engaged; engaging needs the robot near 
 mapped pose ('near') or moves it there at reduced speed ('sync').  Arms engage one by one: an arm
 whose input is missing at engagement (out of view, low confidence) holds, and when its input comes
 back — then or after any loss — it moves to the operator's pose at reduced speed, never in a jump.
+
+Input is used only when it can be trusted: a frame that breaks the message contract (input_check)
+is rejected whole, an input arriving sooner than `safety.min_dt_s` after the previous cycle is
+dropped (so the velocity limits, which scale with the time step, hold at any message rate), and an
+operator unseen for `operator.lost_timeout_s` by this node's clock is forgotten and the robot
+disengaged, whether frames keep arriving or none come at all (the node's watchdog calls hold()).
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import numpy as np
 from pose_retarget.config import RetargetNodeConfig, load_robot_config
 from pose_retarget.gripper import GripperFilter
 from pose_retarget.ik import ArmIK
+from pose_retarget.input_check import frame_problem
 from pose_retarget.mapping import ArmTarget, InputInvalid, Mapper
 from pose_retarget.operator import OperatorSelector
 from pose_retarget.robot import Arm, Robot
@@ -52,6 +59,8 @@ class RetargetResult:
     command: np.ndarray                 # full commanded configuration (qpos layout)
     dt: float                           # s since the previous step (clamped), for the simulation
     stage_ms: dict[str, float] = field(default_factory=dict)  # map / ik / check durations of this step
+    rejected: str = ""                  # kind of input rejected whole this cycle ('too_fast': dropped)
+    disengaged: str = ""                # why this cycle disengaged the robot, if it did
 
 
 def _quaternion(rotation: np.ndarray) -> np.ndarray:
@@ -81,6 +90,8 @@ class Retargeter:
         self._targets_stamp_ns = 0
         self._last_now_ns: int | None = None
         self._last_stamp_ns: int | None = None
+        self._operator_seen_ns: int | None = None   # this node's clock, when the operator was last seen
+        self._disengaged = ""                        # reported once, by the next result
 
     # -- engagement ------------------------------------------------------------------------------
 
@@ -107,8 +118,9 @@ class Retargeter:
             return True, "disengaged"
         if self.engaged:
             return True, "already engaged"
-        fresh = (now_ns - self._targets_stamp_ns) * 1e-9 <= self.config.input.stale_timeout_s
-        if not fresh or not self._targets:
+        age = (now_ns - self._targets_stamp_ns) * 1e-9
+        fresh = -self.config.input.max_future_s <= age <= self.config.input.stale_timeout_s
+        if not fresh or not self._targets or self.selector.track_id is None:
             return False, "no fresh operator pose for any arm"
         missing = [arm.name for arm in self.robot.arms if arm.name not in self._targets]
         waiting = f"; {', '.join(missing)} join(s) slowly once tracked" if missing else ""
@@ -131,33 +143,65 @@ class Retargeter:
         self._last_now_ns = now_ns
         return float(np.clip(dt, s.min_dt_s, s.max_dt_s))
 
-    def _read_input(self, frame: PoseFrame, now_ns: int) -> tuple[dict[str, ArmTarget], dict[str, tuple[Reason, str]]]:
-        """Targets of the arms with valid input, and the reason of the others."""
+    def _disengage(self, why: str) -> None:
+        if self.engaged:
+            self._disengaged = why
+        self.engaged, self.syncing = False, set()
+
+    def _forget_lost_operator(self, now_ns: int) -> None:
+        """Unseen for lost_timeout_s by this node's clock: choose afresh, and never keep driving the robot
+        (a restarted pose node reuses track ids for whoever it sees first)."""
+        if self.selector.track_id is None or self._operator_seen_ns is None:
+            return
+        unseen = (now_ns - self._operator_seen_ns) * 1e-9
+        if unseen > self.config.operator.lost_timeout_s:
+            self._disengage(f"operator (track {self.selector.track_id}) unseen for {unseen:.2f} s")
+            self.selector.reset()
+            self.mapper.reset()
+
+    def _everyone(self, reason: Reason, detail: str) -> dict[str, tuple[Reason, str]]:
+        return {arm.name: (reason, detail) for arm in self.robot.arms}
+
+    def _read_input(self, frame: PoseFrame, now_ns: int) -> tuple[dict[str, ArmTarget], dict[str, tuple[Reason, str]], str]:
+        """Targets of the arms with valid input, the reason of the others, and the kind of a whole-frame rejection."""
+        problem = frame_problem(frame, now_ns, self.config.input.max_future_s)
+        if problem is not None:                 # rejected before it can make later frames look stale
+            return {}, self._everyone(Reason.INPUT_INVALID, problem[1]), problem[0]
         stale = (now_ns - frame.stamp_ns) * 1e-9 > self.config.input.stale_timeout_s or \
             (self._last_stamp_ns is not None and frame.stamp_ns <= self._last_stamp_ns)
         if stale:
-            return {}, {arm.name: (Reason.INPUT_STALE, "input is stale") for arm in self.robot.arms}
+            return {}, self._everyone(Reason.INPUT_STALE, "input is stale"), ""
         self._last_stamp_ns = frame.stamp_ns
         previous = self.selector.track_id
         person = self.selector.select(frame.poses, frame.stamp_ns)
         if self.selector.track_id != previous:
             self.mapper.reset()
             if previous is not None:                # never carry an engagement over to someone else
-                self.engaged, self.syncing = False, set()
+                self._disengage(f"operator changed from track {previous} to {self.selector.track_id}")
         if person is None:
-            return {}, {arm.name: (Reason.INPUT_INVALID, "no operator in view") for arm in self.robot.arms}
+            return {}, self._everyone(Reason.INPUT_INVALID, "no operator in view"), ""
+        self._operator_seen_ns = now_ns
+        if not self.engaged:
+            self.mapper.rebase()                    # hand source: motion counts from engagement on
         targets, problems = {}, {}
         for arm in self.robot.arms:
             try:
-                targets[arm.name] = self.mapper.map_arm(person, arm, self.robot.shoulders[arm.name])
+                targets[arm.name] = self.mapper.map_arm(person, arm, self.robot.shoulders[arm.name],
+                                                        self.check.site_position(arm))
             except InputInvalid as error:
                 problems[arm.name] = (Reason.INPUT_INVALID, str(error))
-        return targets, problems
+        return targets, problems, ""
 
     def step(self, frame: PoseFrame, now_ns: int) -> RetargetResult:
+        """One input frame.  An input sooner than safety.min_dt_s after the previous cycle is dropped
+        (result.rejected 'too_fast', nothing moves): the velocity limits scale with the real time step."""
+        if self._last_now_ns is not None and (now_ns - self._last_now_ns) * 1e-9 < self.config.safety.min_dt_s:
+            detail = f"input sooner than safety.min_dt_s ({self.config.safety.min_dt_s} s) after the last: dropped"
+            return self._result(frame.stamp_ns, 0.0, {}, self._everyone(Reason.INPUT_STALE, detail), {}, "too_fast")
         clock = StageClock()
         dt = self._dt(now_ns)
-        targets, problems = self._read_input(frame, now_ns)
+        self._forget_lost_operator(now_ns)
+        targets, problems, rejected = self._read_input(frame, now_ns)
         clock.lap("map")
         if targets:
             self._targets, self._targets_stamp_ns = targets, frame.stamp_ns
@@ -171,15 +215,17 @@ class Retargeter:
                 self.grippers[name].update(target.pinch_ratio, dt)
             verdicts = self._move(targets, dt, scale, clock)
             self.syncing -= self._near()
-        result = self._result(frame.stamp_ns, dt, targets, problems, verdicts)
+        result = self._result(frame.stamp_ns, dt, targets, problems, verdicts, rejected)
         clock.lap("check")
         result.stage_ms = clock.stages
         return result
 
     def hold(self, now_ns: int, reason: Reason = Reason.INPUT_STALE, detail: str = "no pose input") -> RetargetResult:
-        """A cycle without usable input (none arrived, or it could not be read): every arm holds."""
+        """A cycle without usable input (none arrived, or it could not be read): every arm holds, and
+        an operator unseen for too long is forgotten (and the robot disengaged) even without frames."""
         dt = self._dt(now_ns)
-        return self._result(now_ns, dt, {}, {arm.name: (reason, detail) for arm in self.robot.arms}, {})
+        self._forget_lost_operator(now_ns)
+        return self._result(now_ns, dt, {}, self._everyone(reason, detail), {})
 
     def _move(self, targets: dict[str, ArmTarget], dt: float, scale: float, clock: StageClock) -> dict[str, Verdict]:
         arms = [arm for arm in self.robot.arms if arm.name in targets]
@@ -203,8 +249,8 @@ class Retargeter:
         span = arm.gripper_open - arm.gripper_closed
         return float(np.mean((self.q[arm.gripper_qpos] - arm.gripper_closed) / span))
 
-    def _result(self, stamp_ns: int, dt: float, targets: dict[str, ArmTarget],
-                problems: dict[str, tuple[Reason, str]], verdicts: dict[str, Verdict]) -> RetargetResult:
+    def _result(self, stamp_ns: int, dt: float, targets: dict[str, ArmTarget], problems: dict[str, tuple[Reason, str]],
+                verdicts: dict[str, Verdict], rejected: str = "") -> RetargetResult:
         arms = []
         for arm in self.robot.arms:
             target = targets.get(arm.name)
@@ -225,5 +271,6 @@ class Retargeter:
                 gripper_joint_names=arm.gripper_joint_names, gripper_positions=self.q[arm.gripper_qpos].copy(),
                 gripper_opening=self._opening_of(arm), reason=reason, held=held, tracking_error=error,
                 target_position=position, target_quaternion=quaternion, detail=detail))
+        disengaged, self._disengaged = self._disengaged, ""
         return RetargetResult(stamp_ns=stamp_ns, engaged=self.engaged, operator_track_id=self.selector.track_id or 0,
-                              arms=arms, command=self.q.copy(), dt=dt)
+                              arms=arms, command=self.q.copy(), dt=dt, rejected=rejected, disengaged=disengaged)

@@ -104,6 +104,10 @@ class MujocoCheck:
         """End-effector position and rotation at the accepted configuration."""
         return self.data.site_xpos[arm.site].copy(), self.data.site_xmat[arm.site].reshape(3, 3).copy()
 
+    def site_position(self, arm: Arm) -> np.ndarray:
+        """End-effector position at the last accepted configuration."""
+        return self._site[arm.name].copy()
+
     def tracking_error(self, arm: Arm, position: np.ndarray) -> float:
         """Distance (m) from the end effector, at the configuration last evaluated, to `position`."""
         return float(np.linalg.norm(self.data.site_xpos[arm.site] - position))
