@@ -21,7 +21,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL_DIR = REPO_ROOT / ".cache" / "models"
 MODEL_DIR_ENV = "WBT_MODEL_DIR"
 MANIFEST = "manifest.json"
-SETUP_HINT = "run `make setup` in the repository root to prepare the model files"
+PACKAGE = "whole_body_teleop"
+SETUP_HINT = ("run `make setup` in the repository root to prepare the model files (after `colcon build` "
+              f"they are installed in share/{PACKAGE}/models), or point {MODEL_DIR_ENV} at a prepared folder")
 
 # Model name -> file name in the model directory (what model_prep writes).
 MODELS: dict[str, str] = {
@@ -77,12 +79,37 @@ class ModelInfo:
         return int(height), int(width)
 
 
+def installed_model_dir() -> Path | None:
+    """share/whole_body_teleop/models of the package found through the ament index (a colcon install)."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+    except ImportError:
+        return None
+    try:
+        return Path(get_package_share_directory(PACKAGE)) / "models"
+    except (PackageNotFoundError, ValueError, OSError):      # OSError: AMENT_PREFIX_PATH unset
+        return None
+
+
+def default_model_dirs() -> list[Path]:
+    """Where prepared models are looked for, in order: a source checkout's .cache/models (`make setup`;
+    only when this module runs from one), then the installed package's share/<package>/models.
+    Installed, this file lies in lib/python3.X/site-packages: no repository around it."""
+    candidates = [DEFAULT_MODEL_DIR] if (REPO_ROOT / "package.xml").is_file() else []
+    installed = installed_model_dir()
+    return candidates + ([installed] if installed is not None else [])
+
+
 def resolve_model_dir(configured: str | Path | None = None) -> Path:
-    """The model directory: configured value, else $WBT_MODEL_DIR, else <repo>/.cache/models."""
+    """The model directory: the configured value, else $WBT_MODEL_DIR, else the first of
+    default_model_dirs() holding a manifest (the first of them when none does, for the error message)."""
     if configured:
         return Path(configured).expanduser()
     from_env = os.environ.get(MODEL_DIR_ENV)
-    return Path(from_env).expanduser() if from_env else DEFAULT_MODEL_DIR
+    if from_env:
+        return Path(from_env).expanduser()
+    candidates = default_model_dirs() or [DEFAULT_MODEL_DIR]
+    return next((c for c in candidates if (c / MANIFEST).is_file()), candidates[0])
 
 
 def sha256_of(path: Path) -> str:
