@@ -9,8 +9,8 @@ from conftest import DATA
 from teleop_common.layout import Part
 from whole_body_pose import roi
 from whole_body_pose.config import PoseNodeConfig
-from whole_body_pose.estimator import detector_regions, load_experts
-from whole_body_pose.parts import HAND_POINTS, HandStage
+from whole_body_pose.estimator import PartExpertsEstimator, detector_regions, load_experts
+from whole_body_pose.parts import HAND_POINTS, HandStage, SearchBudget
 from whole_body_pose.tracks import Body, Track
 
 KEY = (0, Part.LEFT_HAND)
@@ -48,3 +48,60 @@ def test_palm_detector_recovers_a_hand_the_body_misplaces(scene, offset_px):
     recovered = _stage(experts, palm=True)(image, [_track(crop, misplaced)])
     assert KEY in recovered
     assert np.linalg.norm(recovered[KEY].pixels - truth.pixels, axis=1).mean() < 2.0
+
+
+class _Counted:
+    """A real model, with its calls counted."""
+
+    def __init__(self, model) -> None:
+        self.model, self.calls = model, 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        return self.model(*args)
+
+
+@pytest.mark.parametrize("calls", [1, 2])
+def test_search_budget_spreads_the_palm_search_over_frames(scene, calls):
+    """Unbounded, the misplaced hand costs four calls in one frame (body crop, palm detector, palm
+    crop, refinement).  With a budget it costs at most `calls` beyond the first round per frame: with two
+    it is found in the same frame without the refinement, with one the palm crop found is tried first
+    in the next frame; a search cut short is not a miss (no back-off)."""
+    experts, image, crop, body = scene
+    misplaced = Body(body.presence, body.pixels.copy(), body.visibility, body.world)
+    for i in HAND_POINTS[Part.LEFT_HAND]:
+        misplaced.pixels[i] += 45
+    unbounded = _stage(experts, palm=True)(image, [_track(crop, misplaced)])[KEY]
+    hand, palm = _Counted(experts.hand), _Counted(experts.palm)
+    stage = HandStage(hand, palm, presence=0.5, palm_score=0.5, wrist_visibility=0.1, refine_passes=1,
+                      min_side=24.0, retry_interval=5)
+    track = _track(crop, misplaced)
+    found, frames = {}, 0
+    while KEY not in found:
+        frames += 1
+        assert frames <= 4, "the bounded search never finished"
+        before = hand.calls + palm.calls
+        found = stage(image, [track], SearchBudget(calls))
+        assert hand.calls + palm.calls - before <= 1 + calls
+        state = track.parts[Part.LEFT_HAND]
+        assert KEY in found or state.failed is None, "a search cut by the budget was counted as a miss"
+        track.parts[Part.RIGHT_HAND].roi = found[(0, Part.RIGHT_HAND)].roi if (0, Part.RIGHT_HAND) in found else None
+    assert frames == (1 if calls == 2 else 2)
+    assert np.linalg.norm(found[KEY].pixels - unbounded.pixels, axis=1).mean() < 3.0
+
+
+def test_face_mesh_at_a_lower_cadence_is_held_in_between(scene):
+    """face_every_n_frames=3: the face model runs on every third frame, from its tracked crop, and the
+    face is held (following the body, with decaying confidence) on the frames between."""
+    experts, image, _, _ = scene
+    estimator = PartExpertsEstimator(PoseNodeConfig(max_people=1, face_every_n_frames=3), experts)
+    face = _Counted(experts.face)
+    estimator.faces.landmarker = face
+    seen = []
+    for i in range(7):
+        frame = estimator.process(image, int(i * 1e9 / 30), "camera", None)
+        person = frame.poses[0]
+        seen.append((Part.FACE in person.present, float(person.part_confidence(Part.FACE).mean())))
+    assert [present for present, _ in seen] == [True, False, False, True, False, False, True]
+    assert all(confidence > 0.3 for _, confidence in seen)
+    assert face.calls <= 3 + 1  # one tracked call per run (+ one refinement when first found)

@@ -24,7 +24,7 @@ from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.experts import (PALM_DETECTOR_STRIDES, POSE_DETECTOR_STRIDES, BodyLandmarker, Detector,
                                      FaceLandmarker, HandLandmarker)
 from whole_body_pose.models import ModelStore
-from whole_body_pose.parts import FaceStage, HandStage
+from whole_body_pose.parts import FaceStage, HandStage, SearchBudget
 from whole_body_pose.pipeline import check_image
 from whole_body_pose.runtime import RuntimeOptions, open_session
 from whole_body_pose.tracks import Body, Track, associate, duplicates
@@ -98,6 +98,7 @@ class PartExpertsEstimator:
         self._next_id = 1
         self._since_detection = 0
         self._lost_last_frame = False  # a track stopped coasting: look for its person at once
+        self._frames = 0               # frames processed (face mesh cadence)
 
     def process(self, image_rgb: np.ndarray, stamp_ns: int, frame_id: str,
                 camera: CameraIntrinsics | None) -> PoseFrame:
@@ -122,15 +123,21 @@ class PartExpertsEstimator:
         clock.lap("body")
 
         observed = [track for track in self._tracks if track.body is not None]
-        hands = self.hands(image, observed) if observed and self.config.enable_hands else {}
+        budget = SearchBudget(self.config.part_search_calls)
+        hands = self.hands(image, observed, budget) if observed and self.config.enable_hands else {}
         clock.lap("hands")
-        faces = self.faces(image, observed) if observed and self.config.enable_face else {}
+        face_due = self._frames % self.config.face_every_n_frames == 0
+        self._frames += 1
+        faces = self.faces(image, observed, budget) if observed and self.config.enable_face and face_due else {}
+        face_rois = {} if face_due else {id(track): track.parts[Part.FACE].roi for track in observed}
         clock.lap("face")
         poses = []
         for i, track in enumerate(observed):
             track_hands = {part: hands[(i, part)] for part in (Part.LEFT_HAND, Part.RIGHT_HAND) if (i, part) in hands}
             face = faces.get((i, Part.FACE))
             poses.append(self.assembler.observed(track, track_hands, face, cam, t, (width, height)))
+            if id(track) in face_rois:       # face not run this frame: held, and tracked from its last crop
+                track.parts[Part.FACE].roi = face_rois[id(track)]
         for track in [track for track in self._tracks if track.body is None]:
             pose = self.assembler.held(track)
             if pose is None:

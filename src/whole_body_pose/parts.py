@@ -8,6 +8,10 @@ round go through the landmark model in one batch; then, in further batched round
     region around the wrist with the palm detector and crops the palm found nearest the wrist;
   - an untracked part is re-cropped from its own landmarks (`refine_passes` times), the crop the
     landmark model was trained on, which removes most of the first crop's error.
+A SearchBudget bounds the model calls of these further rounds per frame (a lost hand costs up to
+five calls): the search goes on in the next frame where it stopped (a palm crop found is tried
+first then; a search not started is not counted as a miss), and a refinement left out is what the
+next frame's tracked crop does anyway.
 """
 from __future__ import annotations
 
@@ -38,6 +42,23 @@ MAX_BACKOFF = 3            # retry waits double after each miss, up to 2**3 time
 Key = tuple[int, Part]  # (index of the track in the frame's list, part)
 
 
+class SearchBudget:
+    """Model calls the part search may still make this frame beyond each stage's first round
+    (None: unbounded); shared by the hand and face stages of one frame."""
+
+    def __init__(self, calls: int | None) -> None:
+        self.calls = calls
+        self.deferred = 0  # searches this frame left for the next one
+
+    def take(self) -> bool:
+        if self.calls is None:
+            return True
+        if self.calls <= 0:
+            return False
+        self.calls -= 1
+        return True
+
+
 @dataclass
 class HandObs:
     presence: float
@@ -66,10 +87,18 @@ class _Request:
 def _rounds(run: Callable[[np.ndarray], object], requests: list[_Request],
             accept: Callable[[_Request, object, int], bool],
             observe: Callable[[object, int], object],
-            fallback: Callable[[list[_Request]], list[_Request]]) -> dict[Key, object]:
-    """Batched rounds of one landmark model until no request is left; the accepted observations."""
+            fallback: Callable[[list[_Request]], list[_Request]],
+            budget: SearchBudget) -> tuple[dict[Key, object], list[_Request]]:
+    """Batched rounds of one landmark model until no request is left or the budget is spent; the
+    accepted observations and the searches left for the next frame (refinements are dropped)."""
     accepted: dict[Key, object] = {}
+    first = True
     while requests:
+        if not first and not budget.take():
+            left = [r for r in requests if r.kind != "refine"]
+            budget.deferred += len(left)
+            return accepted, left
+        first = False
         result = run(np.stack([r.roi for r in requests]))
         follow: list[_Request] = []
         failed: list[_Request] = []
@@ -82,7 +111,7 @@ def _rounds(run: Callable[[np.ndarray], object], requests: list[_Request],
             elif request.kind != "refine":  # a failed refinement keeps the previous round's answer
                 failed.append(request)
         requests = follow + fallback(failed)
-    return accepted
+    return accepted, []
 
 
 class HandStage:
@@ -97,7 +126,8 @@ class HandStage:
         self.min_side = min_side              # smaller body-derived crops hold too few pixels for a hand
         self.retry_interval = retry_interval  # see _searchable
 
-    def __call__(self, image: np.ndarray, tracks: list[Track]) -> dict[Key, HandObs]:
+    def __call__(self, image: np.ndarray, tracks: list[Track], budget: SearchBudget | None = None) -> dict[Key, HandObs]:
+        budget = budget or SearchBudget(None)
         body_rois: dict[Key, np.ndarray] = {}
         requests: list[_Request] = []
         for ti, track in enumerate(tracks):
@@ -109,8 +139,11 @@ class HandStage:
                 if (track.body.visibility[wi] < self.wrist_visibility or body_rois[key][roi.W] < self.min_side
                         or not _inside(body_rois[key], image)):
                     continue
+                pending, state.pending = state.pending, None
                 if state.roi is not None and roi.contains(state.roi[None], px[None, wi], HAND_TRACK_MARGIN)[0]:
                     requests.append(_Request(key, state.roi, "tracked", 0))
+                elif pending is not None:        # a palm crop the last frame's search found but did not try
+                    requests.append(_Request(key, pending[0], "palm", self.refine_passes, pending[1]))
                 elif _searchable(state, body_rois[key], track.body.visibility[wi]):
                     requests.append(_Request(key, body_rois[key], "body", self.refine_passes))
 
@@ -129,16 +162,29 @@ class HandStage:
             pixels = result.pixels[i]
             return HandObs(float(result.presence[i]), pixels, result.world[i], roi.hand_from_landmarks(pixels[None])[0])
 
+        unsearched: list[_Request] = []   # lost hands whose palm search waits for the next frame
+
         def fallback(failed: list[_Request]) -> list[_Request]:
             retry = [_Request(r.key, body_rois[r.key], "body", self.refine_passes)
                      for r in failed if r.kind == "tracked"]
             lost = [r for r in failed if r.kind == "body"  # palms only where the body sees the wrist
                     and tracks[r.key[0]].body.visibility[HAND_POINTS[r.key[1]][0]] >= SEARCH_VISIBLE]
-            return retry + (self._palm_requests(image, tracks, lost, body_rois) if self.palm and lost else [])
+            if not (self.palm and lost):
+                return retry
+            if not budget.take():
+                unsearched.extend(lost)
+                budget.deferred += len(lost)
+                return retry
+            return retry + self._palm_requests(image, tracks, lost, body_rois)
 
-        hands = _rounds(lambda rois: self.landmarker(image, rois), requests, accept, observe, fallback)
+        hands, left = _rounds(lambda rois: self.landmarker(image, rois), requests, accept, observe, fallback, budget)
+        for request in left:
+            if request.kind == "palm":
+                tracks[request.key[0]].parts[request.key[1]].pending = (request.roi, request.search)
         _resolve_same_hand(hands, tracks)
-        _remember_failures(tracks, requests, hands, body_rois, self.retry_interval)
+        searching = {r.key for r in left + unsearched}
+        _remember_failures(tracks, [r for r in requests if r.key not in searching], hands, body_rois,
+                           self.retry_interval)
         return hands
 
     def _palm_requests(self, image: np.ndarray, tracks: list[Track], lost: list[_Request],
@@ -215,7 +261,7 @@ class FaceStage:
         self.min_side = min_side
         self.retry_interval = retry_interval
 
-    def __call__(self, image: np.ndarray, tracks: list[Track]) -> dict[Key, FaceObs]:
+    def __call__(self, image: np.ndarray, tracks: list[Track], budget: SearchBudget | None = None) -> dict[Key, FaceObs]:
         body_rois: dict[Key, np.ndarray] = {}
         requests: list[_Request] = []
         for ti, track in enumerate(tracks):
@@ -241,6 +287,9 @@ class FaceStage:
             return [_Request(r.key, body_rois[r.key], "body", self.refine_passes)
                     for r in failed if r.kind == "tracked"]
 
-        faces = _rounds(lambda rois: self.landmarker(image, rois), requests, accept, observe, fallback)
-        _remember_failures(tracks, requests, faces, body_rois, self.retry_interval)
+        faces, left = _rounds(lambda rois: self.landmarker(image, rois), requests, accept, observe, fallback,
+                              budget or SearchBudget(None))
+        searching = {r.key for r in left}
+        _remember_failures(tracks, [r for r in requests if r.key not in searching], faces, body_rois,
+                           self.retry_interval)
         return faces

@@ -66,6 +66,7 @@ class PartTrack:
     failed: np.ndarray | None = None  # body-derived crop of the last search that found nothing
     wait: int = 0                     # frames before searching that unchanged crop again
     misses: int = 0                   # searches in a row that found nothing
+    pending: tuple[np.ndarray, np.ndarray] | None = None  # palm crop (and its search region) found, not yet tried
 
 
 @dataclass
