@@ -74,6 +74,10 @@ class PoseNodeConfig:
     enable_hands: bool = True
     enable_face: bool = True
     palm_recovery: bool = True                         # palm detection when a hand crop from the body fails
+    hand_only: bool = True                             # whole-frame palm detection (with the person detector):
+                                                       # hands with no body are published as hand-only people
+    reject_phantoms: bool = True                       # drop bodies that are not anatomically consistent
+                                                       # (inside a hand, smaller than a hand, no torso)
     refine_passes: int = bounded(1, 0, 3)              # extra hand/face passes on re-cropped regions (untracked parts)
     min_part_px: float = bounded(24.0, 0.0, 1000.0)    # hands/faces whose crop would be smaller are not looked for
     part_retry_frames: int = bounded(5, 1, 1000)       # a hand/face not found is searched again after this many

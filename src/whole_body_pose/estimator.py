@@ -10,6 +10,7 @@ detector unnecessary on most frames.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,9 +26,10 @@ from whole_body_pose.experts import (PALM_DETECTOR_STRIDES, POSE_DETECTOR_STRIDE
                                      FaceLandmarker, HandLandmarker)
 from whole_body_pose.models import ModelStore
 from whole_body_pose.parts import FaceStage, HandStage, SearchBudget
+from whole_body_pose.phantoms import phantom_reason
 from whole_body_pose.pipeline import check_image
 from whole_body_pose.runtime import RuntimeOptions, open_session
-from whole_body_pose.tracks import Body, Track, associate, duplicates
+from whole_body_pose.tracks import Body, Track, associate, crowded, drifted, duplicates, tighten
 
 TILE_OVERLAP = 1.25  # detector tiles are this much larger than an exact n x n split
 
@@ -94,6 +96,8 @@ class PartExpertsEstimator:
         self.reset()
 
     def reset(self) -> None:
+        self.stats: Counter[str] = Counter()  # rejections and detector costs, for diagnostics
+        self._palms = None
         self._tracks: list[Track] = []
         self._next_id = 1
         self._since_detection = 0
@@ -112,6 +116,7 @@ class PartExpertsEstimator:
 
         self._since_detection += 1
         live = sum(track.roi is not None for track in self._tracks)
+        self._palms = None
         if live == 0 or (live < self.config.max_people and (
                 self._since_detection >= self.config.detect_every_n_frames or self._lost_last_frame)):
             self._detect(image)
@@ -120,6 +125,8 @@ class PartExpertsEstimator:
         self._bodies(image, t)
         for duplicate in duplicates(self._tracks):
             self._tracks.remove(duplicate)
+        if self.config.reject_phantoms:
+            self._reject_phantoms()
         clock.lap("body")
 
         observed = [track for track in self._tracks if track.body is not None]
@@ -152,13 +159,36 @@ class PartExpertsEstimator:
     def _detect(self, image: np.ndarray) -> None:
         self._since_detection = 0
         height, width = image.shape[:2]
+        if self.config.reject_phantoms or self.config.hand_only:
+            start = time.perf_counter()
+            self._palms = self.experts.palm(image, detector_regions(width, height, 1), self.config.palm_score)
+            self.stats["palm_detection_ms"] = (time.perf_counter() - start) * 1e3
         regions = detector_regions(width, height, self.config.detector_tiles)
         found = self.experts.detector(image, regions, self.config.detection_score)
         if not len(found):
             return
-        new, self._next_id = associate(self._tracks, roi.body_crop(found.keypoints), found.scores,
+        new, self._next_id = associate(self._tracks, found.keypoints, found.scores,
                                        self.config.max_people, self._next_id)
         self._tracks.extend(new)
+
+    def _hand_crops(self) -> np.ndarray:
+        """Crops of the hands known this frame that belong to no body: whole-frame palms (a body's own
+        hand crops are not used: a hand pushed at the camera may cover most of its owner)."""
+        crops = []
+        if self._palms is not None and len(self._palms):
+            box = self._palms.boxes
+            crops.extend(roi.hand_from_palm(0.5 * (box[:, :2] + box[:, 2:]), box[:, 2:] - box[:, :2],
+                                            self._palms.keypoints))
+        return np.array(crops).reshape(-1, 5)
+
+    def _reject_phantoms(self) -> None:
+        hands = self._hand_crops()
+        for track in [track for track in self._tracks if track.body is not None]:
+            reason = phantom_reason(track.body.pixels, track.body.visibility, hands)
+            if reason is not None:
+                self._tracks.remove(track)
+                self.stats["phantom_bodies"] += 1
+                self.stats[f"phantom_bodies.{reason}"] += 1
 
     def _bodies(self, image: np.ndarray, t: float) -> None:
         live = [track for track in self._tracks if track.roi is not None]
@@ -168,10 +198,14 @@ class PartExpertsEstimator:
         self._lost_last_frame = False
         if not live:
             return
-        result = self.experts.body(image, np.stack([track.roi for track in live]))
+        near = crowded(live)
+        crops = np.stack([tighten(track.roi, track.shoulders) if near[i] else track.roi
+                          for i, track in enumerate(live)])
+        result = self.experts.body(image, crops)
         for i, track in enumerate(live):
-            if result.presence[i] >= self.config.body_presence:
-                track.follow(Body.from_batch(result, i), result.auxiliary[i], t)
+            body = Body.from_batch(result, i)
+            if result.presence[i] >= self.config.body_presence and not (near[i] and drifted(track, body)):
+                track.follow(body, result.auxiliary[i], t)
             else:
                 track.coast(self.config.gap_fill.max_frames)
                 self._lost_last_frame |= track.roi is None  # coasting gave up: ask the detector

@@ -100,6 +100,7 @@ class HandResult:
     presence: np.ndarray    # (N,)
     pixels: np.ndarray      # (N, 21, 2)
     world: np.ndarray       # (N, 21, 3) metres, image-aligned axes, origin near the hand centre
+    handedness: np.ndarray  # (N,) the model's handedness score (see hand_only.RIGHT_HAND_SCORE)
 
 
 class HandLandmarker(_Expert):
@@ -108,7 +109,8 @@ class HandLandmarker(_Expert):
         n = len(rois)
         pixels = roi.project(out["landmarks"].reshape(n, 21, 3)[..., :2].astype(np.float64), affines)
         world = roi.rotate_xy(out["world_landmarks"].reshape(n, 21, 3).astype(np.float64), rois[:, roi.ROT])
-        return HandResult(presence=out["presence"].reshape(n).astype(np.float64), pixels=pixels, world=world)
+        return HandResult(presence=out["presence"].reshape(n).astype(np.float64), pixels=pixels, world=world,
+                          handedness=out["handedness"].reshape(n).astype(np.float64))
 
 
 # --- face -----------------------------------------------------------------------------------------

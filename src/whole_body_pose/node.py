@@ -59,7 +59,8 @@ class WholeBodyPoseNode(Node):
     def _figures(self) -> dict[str, Any]:
         return {"fps": self.latency.rate_hz(), "latency_ms_p50": self.latency.percentile(50),
                 "latency_ms_p99": self.latency.percentile(99), "backend": self.config.backend,
-                **self.stage_times.stats.figures()}
+                **self.stage_times.stats.figures(),
+                **dict(getattr(self.estimator, "stats", {}))}  # e.g. phantom_bodies rejected
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:

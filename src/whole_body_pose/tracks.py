@@ -1,8 +1,11 @@
 """People followed across frames: identity, crops carried over, held outputs.
 
 A track keeps the crop its body landmarks define for the next frame, so the person detector only
-runs every few frames (to find newcomers).  Identity follows the crop; a detection that overlaps a
-live track is the same person, one that overlaps a recently lost track revives it under its id.
+runs every few frames (to find newcomers).  Identity is matched on what identifies a person, the
+shoulders (the detector's mid-shoulder keypoint vs the track's last landmarks), not on crops:
+body crops are inflated to the full-body extent, so for close or upper-body people they are larger
+than the image and neighbours' crops overlap.  A detection whose shoulders sit on a live track's is
+that person; near a recently lost track's last shoulders it revives that track under its id.
 """
 from __future__ import annotations
 
@@ -15,9 +18,27 @@ from whole_body_pose import roi
 from whole_body_pose.experts import BodyResult
 from whole_body_pose.filters import OneEuroFilter
 
-SAME_PERSON_IOU = 0.3   # detection vs track crop overlap that means "already tracked"
-DUPLICATE_TORSO = 0.15  # torso points closer than this fraction of the body size: same person
+# Same person: mid-shoulder points closer than this many shoulder scales.  Side by side, neighbours'
+# shoulder centres are >= 0.9 shoulder widths apart (measured on the three- and two-people clips);
+# one person's detections from overlapping tiles land within 0.3.
+SAME_PERSON_SHOULDERS = 0.5
+REVIVE_SHOULDERS = 1.0    # a lost track may have moved: looser
+DUPLICATE_SHOULDERS = 0.3  # two tracks' shoulder points this close (mean, in shoulder scales): one person
+CROWDED_CROP = 0.8        # a crop holding another person's shoulders shrinks to this, around its own
+DRIFTED = 0.5             # ...and its body may then move this many shoulder scales per frame, else it
+                          # jumped to the neighbour (full crops: right person of three found on the
+                          # middle one; 0.8 crops: each mostly on their own, measured on the three-people clip)
+DETECTOR_SCALE = 0.7      # shoulder width / detector's upper-body radius (|kp3 - kp2|), measured ~0.6-0.8
+_SHOULDERS = np.array([BODY["left_shoulder"], BODY["right_shoulder"]])
 _TORSO = np.array([BODY["left_shoulder"], BODY["right_shoulder"], BODY["left_hip"], BODY["right_hip"]])
+
+
+def shoulder_scale(pixels: np.ndarray) -> float:
+    """A person's size in pixels that neighbours do not share: shoulder width, or half the torso
+    length when the person is seen from the side (shoulders overlap)."""
+    width = float(np.linalg.norm(pixels[BODY["left_shoulder"]] - pixels[BODY["right_shoulder"]]))
+    torso = float(np.linalg.norm(pixels[_TORSO[:2]].mean(axis=0) - pixels[_TORSO[2:]].mean(axis=0)))
+    return max(width, 0.5 * torso, 1.0)
 
 
 class CropSmoother:
@@ -88,6 +109,8 @@ class Track:
     track_id: int
     roi: np.ndarray | None               # body crop for the current frame; None while lost
     score: float
+    shoulders: np.ndarray = field(default_factory=lambda: np.full(2, np.nan))  # last mid-shoulder point (px):
+    scale: float = 1.0                   # identity for association; shoulder_scale of the last observation (px)
     missed: int = 0                      # frames since the body was last observed
     body: Body | None = None             # this frame's observation (None: not observed)
     parts: dict[Part, PartTrack] = field(default_factory=lambda: {
@@ -105,6 +128,7 @@ class Track:
         next_roi = roi.body_crop(self.smoother(auxiliary, t)[None])[0]
         self.velocity = 0.5 * self.velocity + 0.5 * (next_roi[:2] - self.roi[:2])
         self.body, self.roi, self.missed = body, next_roi, 0
+        self.shoulders, self.scale = body.pixels[_SHOULDERS].mean(axis=0), shoulder_scale(body.pixels)
 
     def coast(self, max_frames: int) -> None:
         """The body was missed (occlusion, blur): keep looking where it should be, for a few frames."""
@@ -118,48 +142,80 @@ class Track:
             self.roi[:2] += self.velocity
 
 
-def associate(tracks: list[Track], det_rois: np.ndarray, det_scores: np.ndarray, capacity: int,
+def associate(tracks: list[Track], det_keypoints: np.ndarray, det_scores: np.ndarray, capacity: int,
               next_id: int) -> tuple[list[Track], int]:
-    """Revive lost tracks or open new ones for detections no live track covers.
+    """Revive lost tracks or open new ones for detections whose shoulders no live track has.
 
-    Detections are taken best first; one overlapping a live track is that track's person already
-    (its crop is kept: landmark-derived crops are tighter than detector ones).
+    Detections (person detector keypoints, (D, 4, 2): hip centre, full-body scale point, mid-shoulder,
+    upper-body scale point) are taken best first; one on a live track's shoulders is that track's
+    person already (its crop is kept: landmark-derived crops are tighter than detector ones).
     """
     new: list[Track] = []
     live = [t for t in tracks if t.roi is not None]
     lost = [t for t in tracks if t.roi is None and t.last_box is not None]
-    live_boxes = roi.axis_box(np.array([t.roi for t in live])) if live else np.zeros((0, 4))
+    rois = roi.body_crop(det_keypoints)
     for i in np.argsort(-det_scores):
-        box = roi.axis_box(det_rois[i:i + 1])
-        if len(live_boxes) and roi.box_iou(box, live_boxes).max() > SAME_PERSON_IOU:
+        shoulders = det_keypoints[i, 2]
+        scale = DETECTOR_SCALE * float(np.linalg.norm(det_keypoints[i, 3] - det_keypoints[i, 2]))
+        if any(_near(t, shoulders, scale, SAME_PERSON_SHOULDERS) for t in live + new):
             continue
-        revived = None
-        if lost:
-            iou = roi.box_iou(box, np.array([t.last_box for t in lost]))[0]
-            if iou.max() > SAME_PERSON_IOU:
-                revived = lost.pop(int(iou.argmax()))
+        revived = min((t for t in lost if _near(t, shoulders, scale, REVIVE_SHOULDERS)),
+                      key=lambda t: float(np.linalg.norm(t.shoulders - shoulders)), default=None)
         if revived is not None:
-            revived.roi, revived.score = det_rois[i].copy(), float(det_scores[i])
+            lost.remove(revived)
+            revived.roi, revived.score = rois[i].copy(), float(det_scores[i])
+            revived.shoulders, revived.scale = shoulders.copy(), scale
+            live.append(revived)
         elif len(tracks) + len(new) < capacity:
-            new.append(Track(next_id, det_rois[i].copy(), float(det_scores[i])))
+            new.append(Track(next_id, rois[i].copy(), float(det_scores[i]), shoulders.copy(), scale))
             next_id += 1
-        else:
-            continue
-        live_boxes = np.concatenate([live_boxes, box])
     return new, next_id
 
 
+def _near(track: Track, shoulders: np.ndarray, scale: float, limit: float) -> bool:
+    return float(np.linalg.norm(track.shoulders - shoulders)) < limit * max(track.scale, scale)
+
+
+def crowded(tracks: list[Track]) -> np.ndarray:
+    """(N,) whether each track's crop holds another track's shoulders (neighbours side by side)."""
+    if len(tracks) < 2:
+        return np.zeros(len(tracks), bool)
+    crops = np.stack([t.roi for t in tracks])
+    shoulders = np.stack([t.shoulders for t in tracks])
+    out = np.zeros(len(tracks), bool)
+    for j, other in enumerate(shoulders):
+        if np.isfinite(other).all():
+            inside = roi.contains(crops, np.repeat(other[None], len(tracks), 0))
+            inside[j] = False
+            out |= inside
+    return out
+
+
+def tighten(crop: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """`crop` scaled by CROWDED_CROP around `centre` (the person's own shoulders), so neighbours
+    fill less of it: the body model otherwise may lock onto whoever is most central."""
+    out = crop.copy()
+    out[:2] = centre + (crop[:2] - centre) * CROWDED_CROP
+    out[roi.W:roi.H + 1] *= CROWDED_CROP
+    return out
+
+
+def drifted(track: Track, body: Body) -> bool:
+    """Whether a crowded track's new body is off its own shoulders (on a neighbour's)."""
+    moved = float(np.linalg.norm(body.pixels[_SHOULDERS].mean(axis=0) - track.shoulders))
+    return moved > DRIFTED * track.scale
+
+
 def duplicates(tracks: list[Track]) -> list[Track]:
-    """The younger of each pair of observed tracks whose torsos coincide (two crops on one person)."""
+    """The younger of each pair of observed tracks whose shoulders coincide (two crops on one person)."""
     observed = sorted((t for t in tracks if t.body is not None), key=lambda t: t.track_id)
     dropped: list[Track] = []
     for i, older in enumerate(observed):
         if any(d is older for d in dropped):
             continue
-        torso = older.body.pixels[_TORSO]
-        size = np.ptp(older.body.pixels, axis=0).max()
+        shoulders = older.body.pixels[_SHOULDERS]
         for younger in observed[i + 1:]:
-            if all(d is not younger for d in dropped) and \
-                    np.linalg.norm(torso - younger.body.pixels[_TORSO], axis=1).mean() < DUPLICATE_TORSO * size:
+            if all(d is not younger for d in dropped) and np.linalg.norm(
+                    shoulders - younger.body.pixels[_SHOULDERS], axis=1).mean() < DUPLICATE_SHOULDERS * older.scale:
                 dropped.append(younger)
     return dropped
