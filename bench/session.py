@@ -44,7 +44,7 @@ from teleop_common.pose_msgs import ns_to_stamp, stamp_to_ns  # noqa: E402
 from teleop_session.camera_info import Calibration  # noqa: E402
 from teleop_session.graph import CAMERA_IMAGE, CAMERA_INFO, POSE_RETARGET, REPO_ROOT, WHOLE_BODY_POSE  # noqa: E402
 from teleop_session.processes import NodeProcesses  # noqa: E402
-from teleop_session.session_monitor import SessionMonitor, spinning_monitor  # noqa: E402
+from teleop_session.session_monitor import SessionLog, SessionMonitor, spinning_monitor  # noqa: E402
 
 STAGE_NODES = (WHOLE_BODY_POSE.name, POSE_RETARGET.name)
 WARMUP_S = 3.0
@@ -164,6 +164,80 @@ def stage_figures(timings: dict[str, dict[int, dict[str, float]]], stamps: list[
             "unaccounted_ms_p50": _percentile([total - s for s, total in complete], 50)}
 
 
+# What issue 12 changed that a parameter selects: --baseline runs the chain without it.
+BASELINE = {WHOLE_BODY_POSE.name: {"part_search_calls": "10", "face_every_n_frames": "1"}}
+
+
+def node_parameters(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """Per node: the launch files' YAML plus these overrides (-p in each process, --set in the container)."""
+    parameters: dict[str, dict[str, str]] = {WHOLE_BODY_POSE.name: {},
+                                             POSE_RETARGET.name: {"engage.mode": "sync"}}  # as the demo
+    if args.baseline:
+        for node, values in BASELINE.items():
+            parameters[node].update(values)
+    for setting in args.set:
+        node, _, assignment = setting.partition(":")
+        key, _, value = assignment.partition(":=")
+        if node not in parameters or not key:
+            raise SystemExit(f"--set {setting!r}: expected NODE:KEY:=VALUE, NODE one of {sorted(parameters)}")
+        parameters[node][key] = value
+    return parameters
+
+
+def run_chain(monitor: SessionMonitor, args: argparse.Namespace, frames: list[np.ndarray], reference: list[float],
+              source: Path | None = None) -> dict:
+    """One measured session: the nodes of this tree (or of the source tree `source`, as separate
+    processes with its own config/) fed at `args.rate`; the figures."""
+    monitor.log = SessionLog()
+    env = {"PYTHONPATH": os.pathsep.join([str(source / "src"), os.environ.get("PYTHONPATH", "")])} if source else None
+    processes = NodeProcesses(REPO_ROOT / "out" / "bench" / "session_logs",
+                              **({"config_dir": source / "config"} if source else {}), env=env)
+    composed = args.composed and source is None
+    try:
+        parameters = node_parameters(args) if source is None else {WHOLE_BODY_POSE.name: {},
+                                                                   POSE_RETARGET.name: {"engage.mode": "sync"}}
+        if composed:
+            processes.start_composed([WHOLE_BODY_POSE, POSE_RETARGET], parameters)
+        else:
+            processes.start(WHOLE_BODY_POSE, parameters[WHOLE_BODY_POSE.name])
+            processes.start(POSE_RETARGET, parameters[POSE_RETARGET.name])
+        deadline = time.monotonic() + 180
+        while not (monitor.count_publishers("/poses") and monitor.retarget_ready()
+                   and monitor.count_subscribers(CAMERA_IMAGE + "/compressed")):
+            processes.check_alive()
+            if time.monotonic() > deadline:
+                raise SystemExit("nodes not ready after 180 s")
+            time.sleep(0.1)
+        warmup_ns = time.time_ns() + int(WARMUP_S * 1e9)
+        published = feed(monitor, frames, args.transport, args.rate, WARMUP_S + args.seconds)
+        processes.check_alive()
+    finally:
+        processes.stop_all()
+        print(f"logs: {processes.log_dir}", file=sys.stderr)
+    while monitor.count_publishers("/poses"):   # the next run starts on a graph without these nodes
+        time.sleep(0.1)
+    return {"source": str(source or REPO_ROOT), "transport": args.transport, "composed": composed,
+            "parameters": parameters, **figures(monitor, published, warmup_ns, args.rate, reference)}
+
+
+def compare(runs: dict[str, list[dict]]) -> dict:
+    """Rounds of this tree ("with") and the baseline tree ("without"), run alternately: each one's
+    median p50/p99 over rounds and the median of the per-round ratios with / without."""
+    def median(variant: str, key: str) -> float:
+        return round(float(np.median([r[key] for r in runs[variant]])), 1)
+
+    paired = list(zip(runs["with"], runs["without"]))
+    return {
+        "without_latency_ms_p50": median("without", "latency_ms_p50"),
+        "without_latency_ms_p99": median("without", "latency_ms_p99"),
+        "without_fps": median("without", "fps"),
+        "with_vs_without_p50": round(float(np.median([a["latency_ms_p50"] / b["latency_ms_p50"] for a, b in paired])), 2),
+        "with_vs_without_p99": round(float(np.median([a["latency_ms_p99"] / b["latency_ms_p99"] for a, b in paired])), 2),
+        "rounds": [{variant: {k: r[k] for k in ("latency_ms_p50", "latency_ms_p99", "fps", "cpu_load_1m")}
+                    for variant, r in (("with", a), ("without", b))} for a, b in paired],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="measured feeding time (after warm-up)")
@@ -173,34 +247,30 @@ def main() -> int:
                         help="camera images as JPEG (<image>/compressed) or raw bgr8")
     parser.add_argument("--composed", action="store_true",
                         help="pose and retargeting nodes in one process, one executor (teleop_container)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="without issue 12's parameters (unbounded part search, face every frame): " + str(BASELINE))
+    parser.add_argument("--set", nargs="+", default=[], metavar="NODE:KEY:=VALUE", help="node parameter override")
     parser.add_argument("--reference-frames", type=int, default=40, help="in-process estimator frames (0: skip)")
+    parser.add_argument("--without", type=Path, metavar="SOURCE_TREE",
+                        help="also run the nodes of this source tree (e.g. a worktree of the commit before the "
+                             "change), alternately with this tree's, for --rounds rounds each")
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     frames = _video_frames(args.video)
     reference = reference_pose_ms(frames, args.reference_frames) if args.reference_frames else []
 
     with spinning_monitor(CAMERA_IMAGE + "/compressed") as monitor:
-        processes = NodeProcesses(REPO_ROOT / "out" / "bench" / "session_logs")
-        try:
-            retarget_parameters = {"engage.mode": "sync"}  # as the demo: move to the operator slowly
-            if args.composed:
-                processes.start_composed([WHOLE_BODY_POSE, POSE_RETARGET], {POSE_RETARGET.name: retarget_parameters})
-            else:
-                processes.start(WHOLE_BODY_POSE)
-                processes.start(POSE_RETARGET, retarget_parameters)
-            deadline = time.monotonic() + 180
-            while not (monitor.count_publishers("/poses") and monitor.retarget_ready()
-                       and monitor.count_subscribers(CAMERA_IMAGE + "/compressed")):
-                processes.check_alive()
-                if time.monotonic() > deadline:
-                    raise SystemExit("nodes not ready after 180 s")
-                time.sleep(0.1)
-            warmup_ns = time.time_ns() + int(WARMUP_S * 1e9)
-            published = feed(monitor, frames, args.transport, args.rate, WARMUP_S + args.seconds)
-            processes.check_alive()
-        finally:
-            processes.stop_all()
-    result = {"transport": args.transport, "composed": args.composed, **figures(monitor, published, warmup_ns, args.rate, reference)}
-    print(f"logs: {processes.log_dir}", file=sys.stderr)
+        if args.without is None:
+            result = run_chain(monitor, args, frames, reference)
+        else:
+            runs: dict[str, list[dict]] = {"with": [], "without": []}
+            for i in range(args.rounds):
+                for variant in (("with", "without") if i % 2 == 0 else ("without", "with")):
+                    runs[variant].append(run_chain(monitor, args, frames, reference,
+                                                   None if variant == "with" else args.without.resolve()))
+                    print(f"round {i + 1} {variant}: {runs[variant][-1]['latency_ms_p50']} / "
+                          f"{runs[variant][-1]['latency_ms_p99']} ms", file=sys.stderr)
+            result = {**runs["with"][-1], **compare(runs)}
     print(json.dumps(result))
     return 0
 

@@ -136,7 +136,8 @@ class PoseRetargetNode(Node):
         self.stage_times.stats.add({"sim": (time.perf_counter() - started) * 1e3}, time.monotonic())
         self.joint_state_pub.publish(messages.joint_state(self.get_clock().now().to_msg(), self.sim.joint_names,
                                                           self.sim.positions, self.sim.velocities))
-        self.marker_pub.publish(messages.markers(header, result))
+        if self.marker_pub.get_subscription_count():
+            self.marker_pub.publish(messages.markers(header, result))
 
 
 def main(args: list[str] | None = None) -> None:

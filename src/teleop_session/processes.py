@@ -23,9 +23,10 @@ class NodeFailed(RuntimeError):
 class NodeProcesses:
     """Started node processes by name; `stop_all` sends SIGINT, then kills what does not stop."""
 
-    def __init__(self, log_dir: Path, config_dir: Path = CONFIG_DIR) -> None:
+    def __init__(self, log_dir: Path, config_dir: Path = CONFIG_DIR, env: dict[str, str] | None = None) -> None:
         self.log_dir = log_dir
         self.config_dir = config_dir
+        self.env = env or {}            # added to this process' environment
         self.processes: dict[str, tuple[subprocess.Popen, Path]] = {}
         log_dir.mkdir(parents=True, exist_ok=True)
 
@@ -46,7 +47,7 @@ class NodeProcesses:
             out.write(" ".join(command) + "\n")
             out.flush()
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                       env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                                       env=dict(os.environ, PYTHONUNBUFFERED="1", **self.env))
         self.processes[name] = (process, log)
         return process
 

@@ -112,9 +112,10 @@ class WholeBodyPoseNode(Node):
         self.stage_times.publish(msg.header.stamp, clock.stages)
         self.counters["frames"] += 1
         self.latency.add(frame.latency_ms, time.monotonic())
-        if self.config.publish_markers:
+        # Markers cost several ms of the worker's time per person (one Point per keypoint): only for a listener.
+        if self.config.publish_markers and self.marker_pub.get_subscription_count():
             self.marker_pub.publish(frame_to_markers(frame, msg.header))
-        if self.annotated_pub is not None:
+        if self.annotated_pub is not None and self.annotated_pub.get_subscription_count():
             annotated = draw_poses(image, frame)
             out = Image(header=msg.header, height=annotated.shape[0], width=annotated.shape[1],
                         encoding="rgb8", step=annotated.shape[1] * 3)
