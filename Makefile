@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 CACHE := .cache
 MEDIA := $(CACHE)/media
 MODELS := $(CACHE)/models
+DEMO_CLIP := $(MEDIA)/operator_arms.mp4
 # DDS stays on loopback (no multicast on the external interface); each command its own domain.
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 export ROS_DOMAIN_ID ?= 42
 export PYTHONUNBUFFERED := 1
 
 .PHONY: setup system demo test bench clean
-setup: system $(VENV)/.requirements.stamp $(VENV)/.interfaces.stamp $(MEDIA)/.stamp $(MODELS)/manifest.json
+setup: system $(VENV)/.requirements.stamp $(VENV)/.interfaces.stamp $(MEDIA)/.stamp $(DEMO_CLIP) $(MODELS)/manifest.json
 	@echo "setup: ready"
 
 # Debian's OSMesa renders MuJoCo offscreen on the CPU (the session's robot view).
@@ -40,13 +41,19 @@ $(MEDIA)/.stamp: tools/fetch_media.sh
 	tools/fetch_media.sh $(MEDIA)
 	@touch $@
 
+# The demo's default footage: a person swinging both arms (Pose2Sim's demo video, from its PyPI wheel).
+$(DEMO_CLIP): tools/fetch_demo_clip.sh tools/make_demo_clip.py $(VENV)/.requirements.stamp
+	@echo "setup: cutting the demo clip from the pose2sim wheel (pip download, not installed)"
+	tools/fetch_demo_clip.sh $(VENV) $@
+
 $(MODELS)/manifest.json: requirements-convert.txt src/whole_body_pose/model_prep.py $(VENV)/.requirements.stamp $(MEDIA)/.stamp
 	@echo "setup: converting the part experts to ONNX (first run: several minutes)"
 	tools/prepare_models.sh $(VENV) $(MODELS)
 	@touch $@
 
+# make demo SOURCE=/dev/video0 (a webcam) or SOURCE=my_video.mp4: your own camera or footage.
 demo: setup
-	$(PY) -m teleop_session.demo
+	$(PY) -m teleop_session.demo $(if $(SOURCE),--video $(SOURCE))
 
 test: setup
 	$(PY) -m pytest -q test

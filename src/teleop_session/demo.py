@@ -1,12 +1,16 @@
 """One command for the whole session: camera -> pose node -> retargeting node -> simulated robot.
 
-    python -m teleop_session.demo [--video FILE] [--out out/demo/session.mp4] [--max-frames N]
-                                  [--task LABEL] [--no-record] [--config-dir DIR]
+    python -m teleop_session.demo [--video FILE|FOLDER|/dev/videoN] [--out out/demo/session.mp4]
+                                  [--max-frames N] [--task LABEL] [--no-record] [--config-dir DIR]
 
+The default footage (`make setup` cuts it from the pose2sim wheel) shows a person swinging both
+arms; a webcam (/dev/video0) runs until Ctrl-C or --max-frames.
 The nodes run as separate processes with the launch files' YAML (teleop_session.bringup's command
 lines); the retargeting node is engaged through its service once an operator is tracked, and the
 episode recorder records the run.  Afterwards the side-by-side video (camera + skeleton | MuJoCo
-robot) is written and the summary printed (also saved as summary.json next to the video).
+robot) is written and the summary printed (also saved as summary.json next to the video): besides
+the session's rates and latencies, what the robot did (time engaged, distance each end effector
+travelled, gripper closes and opens).
 """
 from __future__ import annotations
 
@@ -32,12 +36,13 @@ from teleop_common.config import load  # noqa: E402
 from teleop_session.graph import (  # noqa: E402
     CAMERA_IMAGE, CAMERA_SOURCE, CONFIG_DIR, EPISODE_RECORDER, POSE_RETARGET, REPO_ROOT, WHOLE_BODY_POSE)
 from teleop_session.processes import NodeFailed, NodeProcesses  # noqa: E402
+from teleop_session.robot_motion import RobotMotion, measure  # noqa: E402
 from teleop_session.session_monitor import SessionMonitor, spinning_monitor  # noqa: E402
 from teleop_session.session_report import render_video, summarize  # noqa: E402
 from teleop_session.session_video import RobotView  # noqa: E402
 from teleop_session.video_encoder import VideoEncoder  # noqa: E402
 
-DEFAULT_VIDEO = REPO_ROOT / ".cache" / "media" / "Megamind.avi"
+DEFAULT_VIDEO = REPO_ROOT / ".cache" / "media" / "operator_arms.mp4"
 DEFAULT_OUT = Path("out/demo/session.mp4")
 READY_TIMEOUT_S = 180.0
 DRAIN_IDLE_S = 1.5
@@ -58,11 +63,13 @@ def _call(monitor: SessionMonitor, service: str, timeout_s: float = 30.0) -> Tri
 
 def _frame_count(video: str, max_frames: int) -> int | None:
     path = Path(video)
+    if path.is_char_device():                 # a webcam: not opened here (the camera node owns it)
+        return max_frames or None
     if path.is_dir():
         count = sum(1 for p in path.iterdir() if p.is_file())
     else:
         capture = cv2.VideoCapture(str(path))
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or 0
+        count = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)      # a webcam has none (-1)
         capture.release()
     if max_frames:
         count = min(count, max_frames) if count else max_frames
@@ -118,26 +125,29 @@ def run_live(args: argparse.Namespace, monitor: SessionMonitor, processes: NodeP
     return episode
 
 
-def render(args: argparse.Namespace, monitor: SessionMonitor) -> Path:
-    """The side-by-side MP4 of the robot described by the retargeting node's parameter file."""
+def render(args: argparse.Namespace, monitor: SessionMonitor) -> tuple[Path, RobotMotion]:
+    """The side-by-side MP4 of the robot described by the retargeting node's parameter file, and what
+    that robot did."""
     config = load(POSE_RETARGET.load_config_class(), args.config_dir / POSE_RETARGET.config_file)
     robot = Robot(load_robot_config(config.robot, config.robots_dir))
+    motion = measure(robot, monitor.log.joint_states, monitor.log.statuses)
     view = RobotView(robot.model, robot.home, 640, 480)
     video = VideoEncoder(args.out, monitor.log.camera_fps())
     try:
         with tqdm(total=len(monitor.log.images), unit="frame", desc="video", file=sys.stderr) as bar:
-            render_video(monitor.log, view, video, lambda: bar.update(1))
+            render_video(monitor.log, view, video, motion, lambda: bar.update(1))
     except KeyboardInterrupt:
         print(f"\n[demo] interrupted: the video stops after {video.frames} frames", file=sys.stderr)
     finally:
         video.close()
         view.close()
-    return args.out
+    return args.out, motion
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO, help="video file or image folder (default %(default)s)")
+    parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO,
+                        help="video file, image folder or V4L2 device such as /dev/video0 (default %(default)s)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="side-by-side MP4 (default %(default)s)")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after this many camera frames (0 = all)")
     parser.add_argument("--task", default="whole-body teleoperation demo", help="task label of the recorded episode")
@@ -145,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config-dir", type=Path, default=CONFIG_DIR, help="parameter files (default %(default)s)")
     args = parser.parse_args(argv)
     if not args.video.exists():
-        print(f"[demo] {args.video}: no such video file or image folder (run `make setup` to fetch the footage)",
-              file=sys.stderr)
+        print(f"[demo] {args.video}: no such video file, image folder or camera device "
+              "(run `make setup` to fetch the default footage)", file=sys.stderr)
         return 2
 
     started = time.monotonic()
@@ -166,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     if not monitor.log.images:
         print("[demo] no camera frame arrived; see the logs in " + str(args.out.parent / "logs"), file=sys.stderr)
         return 1
-    video = render(args, monitor)
-    summary = {"video": str(video), **summarize(monitor.log), "episode": episode, "session_s": round(live_s, 1)}
+    video, motion = render(args, monitor)
+    summary = {"video": str(video), **summarize(monitor.log), "robot": motion.summary(), "episode": episode,
+               "session_s": round(live_s, 1)}
     (args.out.parent / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     return 0

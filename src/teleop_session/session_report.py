@@ -11,6 +11,7 @@ from whole_body_teleop.msg import TeleopStatus
 
 from teleop_common.pose_msgs import msg_to_frame, stamp_to_ns
 from teleop_common.status import Reason, reason_name
+from teleop_session.robot_motion import RobotMotion
 from teleop_session.session_monitor import SessionLog
 from teleop_session.session_video import RobotView, side_by_side
 from teleop_session.video_encoder import VideoEncoder
@@ -70,20 +71,29 @@ def _latest(times: list[int], time_ns: int) -> int:
     return bisect.bisect_right(times, time_ns) - 1
 
 
-def _status_lines(index: int, total: int, status: TeleopStatus | None, pose_age_ms: float | None) -> list[str]:
+def _status_lines(index: int, total: int, status: TeleopStatus | None, pose_age_ms: float | None,
+                  motion: RobotMotion, state: int) -> list[str]:
     pose = "no pose yet" if pose_age_ms is None else f"skeleton {pose_age_ms:.0f} ms old"
     head = f"frame {index + 1}/{total}   {pose}"
     if status is None:
         return [head + "   waiting for the retargeting node", ""]
     engaged = "ENGAGED" if status.engaged else "not engaged"
-    arms = "   ".join(f"{arm.name}: {reason_name(arm.reason)} err {100 * arm.tracking_error:.1f} cm "
-                      f"grip {arm.gripper_opening:.2f}" for arm in status.arms)
-    return [f"{head}   {engaged}   operator #{status.operator_track_id}", arms]
+    moved = {a.name: a for a in motion.arms}
+    arms = []
+    for arm in status.arms:
+        text = f"{arm.name}: {reason_name(arm.reason)}"
+        if arm.name in moved and state >= 0:
+            done = moved[arm.name]
+            text += f" moved {100 * done.distance_m[state]:.0f} cm grip {done.opening[state]:.2f}"
+        arms.append(text)
+    return [f"{head}   {engaged}   operator #{status.operator_track_id}", "   ".join(arms)]
 
 
-def render_video(log: SessionLog, view: RobotView, video: VideoEncoder, on_frame: Callable[[], None]) -> None:
+def render_video(log: SessionLog, view: RobotView, video: VideoEncoder, motion: RobotMotion,
+                 on_frame: Callable[[], None]) -> None:
     """One output frame per camera image: the image with its own skeleton (or, for a frame the pose node
-    dropped, the latest earlier one, with its age) | the robot as it was when the next image arrived."""
+    dropped, the latest earlier one, with its age) | the robot as it was when the next image arrived,
+    with how far each arm has moved so far and its gripper opening (robot_motion.measure)."""
     pose_stamps = sorted(log.poses)
     state_times = [t for t, _, _ in log.joint_states]
     status_times = [t for t, _ in log.statuses]
@@ -98,6 +108,7 @@ def render_video(log: SessionLog, view: RobotView, video: VideoEncoder, on_frame
         state = _latest(state_times, until)
         names, positions = (log.joint_states[state][1:] if state >= 0 else ((), ()))
         status = _latest(status_times, until)
-        lines = _status_lines(i, len(log.images), log.statuses[status][1] if status >= 0 else None, pose_age_ms)
+        lines = _status_lines(i, len(log.images), log.statuses[status][1] if status >= 0 else None, pose_age_ms,
+                              motion, state)
         video.write(side_by_side(np.ascontiguousarray(image), view.render(names, positions), lines))
         on_frame()
