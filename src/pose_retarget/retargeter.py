@@ -29,6 +29,7 @@ from pose_retarget.mapping import ArmTarget, InputInvalid, Mapper
 from pose_retarget.operator import OperatorSelector
 from pose_retarget.robot import Arm, Robot
 from pose_retarget.safety_check import MujocoCheck, Verdict
+from pose_retarget.singularity_escape import SingularityEscape
 from teleop_common.pose import PoseFrame
 from teleop_common.timing import StageClock
 from teleop_common.status import Reason
@@ -81,10 +82,12 @@ class Retargeter:
         self.mapper = Mapper(self.robot, config.mapping, config.input)
         self.ik = ArmIK(self.robot, config.ik)
         self.check = MujocoCheck(self.robot, config.safety, config.ik.collision_min_distance_m)
+        self.escape = SingularityEscape(self.robot, self.ik, self.check, config.engage.max_distance_m)
         self.grippers = {arm.name: GripperFilter(config.gripper) for arm in self.robot.arms}
         self.q = self.robot.home.copy()        # last safe commanded configuration
         self.engaged = False
         self.syncing: set[str] = set()         # arms moving at reduced speed until near their target
+        self.escaping: dict[str, Reason] = {}  # arms moving out of a singularity / joint-limit trap, and why
         self._tracked: set[str] = set()        # arms that had a target in the previous cycle
         self._targets: dict[str, ArmTarget] = {}
         self._targets_stamp_ns = 0
@@ -114,7 +117,7 @@ class Retargeter:
     def engage(self, enable: bool, now_ns: int) -> tuple[bool, str]:
         """Engage (start commanding) or disengage; refuses when the operator's pose is unknown or far."""
         if not enable:
-            self.engaged, self.syncing = False, set()
+            self._disengage("")
             return True, "disengaged"
         if self.engaged:
             return True, "already engaged"
@@ -147,6 +150,8 @@ class Retargeter:
         if self.engaged:
             self._disengaged = why
         self.engaged, self.syncing = False, set()
+        self.escaping.clear()
+        self.escape.forget()
 
     def _forget_lost_operator(self, now_ns: int) -> None:
         """Unseen for lost_timeout_s by this node's clock: choose afresh, and never keep driving the robot
@@ -232,18 +237,56 @@ class Retargeter:
         start = self.q.copy()      # IK sees the new gripper opening, so avoidance accounts for the fingers
         for arm in arms:
             start[arm.gripper_qpos] = arm.gripper_positions(self.grippers[arm.name].opening)
-        candidate = self.ik.solve(start, {n: (t.position, t.rotation) for n, t in targets.items()}, dt * scale)
+        tracked = {name: target for name, target in targets.items() if name not in self.escaping}
+        verdicts: dict[str, Verdict] = {}
+        candidate = self.ik.solve(start, {n: (t.position, t.rotation) for n, t in tracked.items()}, dt * scale) \
+            if tracked else None
         clock.lap("ik")
-        if candidate is None:     # infeasible QP: hold, and say what blocks each arm
+        if tracked and candidate is None:     # infeasible QP: hold, and say what blocks each arm
             verdicts = {arm.name: Verdict(self.check.blocked_reason(arm, self.q), True,
                                           self.check.tracking_error(arm, targets[arm.name].position))
-                        for arm in arms}
-        else:
-            self.q, verdicts = self.check.evaluate(self.q, candidate, targets, dt, scale)
+                        for arm in arms if arm.name in tracked}
+        elif tracked:
+            self.q, verdicts = self.check.evaluate(self.q, candidate, tracked, dt, scale)
+        verdicts.update(self._escape(targets, verdicts, dt))
         for arm in self.robot.arms:        # a held arm keeps its gripper too
             if arm.name in verdicts and verdicts[arm.name].held:
                 self.grippers[arm.name].hold_at(self._opening_of(arm))
         return verdicts
+
+    def _escape(self, targets: dict[str, ArmTarget], verdicts: dict[str, Verdict], dt: float) -> dict[str, Verdict]:
+        """Arms stuck at a singularity or a joint limit while their target has a well-conditioned
+        solution move towards it in joint space at sync speed (checked like any command) until the end
+        effector is near the target; then differential IK takes over again.  The others stay held."""
+        for name, verdict in verdicts.items():
+            stuck = verdict.reason == Reason.JOINT_LIMIT or (verdict.reason == Reason.SINGULARITY and verdict.held)
+            if stuck and name not in self.escaping:
+                self.escaping[name] = verdict.reason
+        goals, out = {}, {}
+        for arm in self.robot.arms:
+            if arm.name not in self.escaping or arm.name not in targets:
+                continue
+            goal = self.escape.goal(arm, targets[arm.name], self.q)
+            if goal is None:                     # the target is not in a well-conditioned region: hold
+                error = self.check.tracking_error(arm, targets[arm.name].position)
+                out[arm.name] = Verdict(self.escaping.pop(arm.name), True, error)
+            else:
+                goals[arm.name] = (arm, goal)
+        if goals:
+            scale = self.config.engage.sync_speed_scale
+            candidate = self.q.copy()
+            for arm, goal in goals.values():
+                candidate[arm.qpos] = self.escape.step(arm, self.q, goal, dt, scale)[arm.qpos]
+                candidate[arm.gripper_qpos] = arm.gripper_positions(self.grippers[arm.name].opening)
+            self.q, escaped = self.check.evaluate(self.q, candidate, {n: targets[n] for n in goals}, dt, scale,
+                                                  escaping=frozenset(goals))
+            for name, verdict in escaped.items():
+                out[name] = Verdict(verdict.reason if verdict.held else self.escaping[name], verdict.held,
+                                    verdict.tracking_error)
+                if verdict.tracking_error <= self.config.engage.max_distance_m:
+                    del self.escaping[name]      # near the target: differential IK again from here
+                    self.escape.forget(name)
+        return out
 
     def _opening_of(self, arm: Arm) -> float:
         span = arm.gripper_open - arm.gripper_closed

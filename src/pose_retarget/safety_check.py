@@ -49,6 +49,7 @@ class MujocoCheck:
         self.safety = safety
         self.model = robot.model
         self.data = mujoco.MjData(self.model)
+        self._probe = mujoco.MjData(self.model)         # for configurations that are not evaluated
         self._min_distance = min_distance
         self._jacp = np.zeros((3, self.model.nv))
         self._jacr = np.zeros((3, self.model.nv))
@@ -94,8 +95,8 @@ class MujocoCheck:
                 depth[key] = max(depth.get(key, 0.0), -dist)
         return depth
 
-    def condition(self, arm: Arm) -> float:
-        mujoco.mj_jacSite(self.model, self.data, self._jacp, self._jacr, arm.site)
+    def condition(self, arm: Arm, data: mujoco.MjData | None = None) -> float:
+        mujoco.mj_jacSite(self.model, self.data if data is None else data, self._jacp, self._jacr, arm.site)
         jacobian = np.vstack([self._jacp[:, arm.dofs], self.robot.config.jacobian_length * self._jacr[:, arm.dofs]])
         singular = np.linalg.svd(jacobian, compute_uv=False)
         return float(singular[0] / singular[-1]) if singular[-1] > 1e-12 else float("inf")
@@ -103,6 +104,13 @@ class MujocoCheck:
     def ee_pose(self, arm: Arm) -> tuple[np.ndarray, np.ndarray]:
         """End-effector position and rotation at the accepted configuration."""
         return self.data.site_xpos[arm.site].copy(), self.data.site_xmat[arm.site].reshape(3, 3).copy()
+
+    def probe(self, arm: Arm, q: np.ndarray) -> tuple[np.ndarray, float]:
+        """End-effector position and Jacobian condition of `arm` at `q` (the accepted state is untouched)."""
+        self._probe.qpos[:] = q
+        mujoco.mj_kinematics(self.model, self._probe)
+        mujoco.mj_comPos(self.model, self._probe)
+        return self._probe.site_xpos[arm.site].copy(), self.condition(arm, self._probe)
 
     def site_position(self, arm: Arm) -> np.ndarray:
         """End-effector position at the last accepted configuration."""
@@ -146,9 +154,11 @@ class MujocoCheck:
         q[arm.qpos] = current[arm.qpos]
         q[arm.gripper_qpos] = current[arm.gripper_qpos]
 
-    def evaluate(self, current: np.ndarray, candidate: np.ndarray, targets: dict[str, ArmTarget],
-                 dt: float, step_scale: float = 1.0) -> tuple[np.ndarray, dict[str, Verdict]]:
-        """Commanded configuration and a verdict per arm with a target; arms without one keep `current`."""
+    def evaluate(self, current: np.ndarray, candidate: np.ndarray, targets: dict[str, ArmTarget], dt: float,
+                 step_scale: float = 1.0, escaping: frozenset[str] = frozenset()) -> tuple[np.ndarray, dict[str, Verdict]]:
+        """Commanded configuration and a verdict per arm with a target; arms without one keep `current`.
+        `escaping` arms move in joint space out of a singularity (singularity_escape): the singularity
+        rule does not apply to them, everything else does, and their reason stays SINGULARITY."""
         arms = [arm for arm in self.robot.arms if arm.name in targets]
         q = candidate.copy()
         for arm in self.robot.arms:
@@ -160,8 +170,8 @@ class MujocoCheck:
             largest = float(np.max(np.abs(delta)))
             if largest > max_step:
                 q[arm.qpos] = current[arm.qpos] + delta * (max_step / largest)
-        state = self._settle(q, current, arms, dt)
-        verdicts = {arm.name: self._verdict(arm, q, targets[arm.name], state, dt) for arm in arms}
+        state = self._settle(q, current, arms, dt, escaping)
+        verdicts = {arm.name: self._verdict(arm, q, targets[arm.name], state, dt, arm.name in escaping) for arm in arms}
         moved = [arm for arm in arms if arm.name not in state.held]
         self._baseline = state.penetrations
         for arm in moved:
@@ -169,7 +179,7 @@ class MujocoCheck:
             self._site[arm.name] = self.data.site_xpos[arm.site].copy()
         return q, verdicts
 
-    def _settle(self, q: np.ndarray, current: np.ndarray, arms: list[Arm], dt: float) -> _State:
+    def _settle(self, q: np.ndarray, current: np.ndarray, arms: list[Arm], dt: float, escaping: frozenset[str]) -> _State:
         """Hold or slow arms (in place in `q`) until a pass finds nothing more to change."""
         stop, slow = self.robot.config.singularity_stop, self.robot.config.singularity_slow
         state = _State()
@@ -183,7 +193,7 @@ class MujocoCheck:
                 reason = self._violation(arm, q, current, dt, state.penetrations)
                 if reason is None:
                     condition = state.conditions[arm.name] = self.condition(arm)
-                    approaching = condition > self._condition[arm.name]
+                    approaching = condition > self._condition[arm.name] and arm.name not in escaping
                     if approaching and condition >= stop:
                         reason = Reason.SINGULARITY
                     elif approaching and condition > slow and arm.name not in state.slowed:
@@ -198,10 +208,13 @@ class MujocoCheck:
                 return state
         raise AssertionError("safety check did not settle")   # bounded: at most 2 changes per arm
 
-    def _verdict(self, arm: Arm, q: np.ndarray, target: ArmTarget, state: _State, dt: float) -> Verdict:
+    def _verdict(self, arm: Arm, q: np.ndarray, target: ArmTarget, state: _State, dt: float,
+                 escaping: bool = False) -> Verdict:
         error = self.tracking_error(arm, target.position)
         if arm.name in state.held:
             return Verdict(state.held[arm.name], True, error)
+        if escaping:
+            return Verdict(Reason.SINGULARITY, False, error)
         previous = float(np.linalg.norm(self._site[arm.name] - target.position))
         if target.clamped:                 # the root cause first: slowing down may follow from it
             reason = Reason.OUT_OF_REACH
