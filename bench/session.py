@@ -150,8 +150,9 @@ def figures(monitor: SessionMonitor, published: list[tuple[int, int]], warmup_ns
 
 
 def stage_figures(timings: dict[str, dict[int, dict[str, float]]], stamps: list[int], latency: list[float]) -> dict:
-    """p50/p99 of every stage of the answered frames ("<node>.<stage>", in chain order), and how much
-    of each frame's latency the stages account for (the rest: the status' own transport, clock reads)."""
+    """p50/p99 of every stage of the answered frames ("<node>.<stage>", in chain order), the mean of
+    each over the slowest 5 % of frames (what the p99 is made of), and how much of each frame's
+    latency the stages account for (the rest: the status' own transport, clock reads)."""
     per_frame = []
     for stamp in stamps:
         stages = {f"{node}.{name}": ms for node in STAGE_NODES for name, ms in timings.get(node, {}).get(stamp, {}).items()}
@@ -159,7 +160,10 @@ def stage_figures(timings: dict[str, dict[int, dict[str, float]]], stamps: list[
     names = list(dict.fromkeys(name for stages in per_frame for name in stages))
     breakdown = {name: [_percentile([s[name] for s in per_frame if name in s], q) for q in (50, 99)] for name in names}
     complete = [(sum(s.values()), total) for s, total in zip(per_frame, latency) if s]
+    slow = [s for s, total in zip(per_frame, latency) if s and total >= np.percentile(latency, 95)]
+    tail = {name: round(float(np.mean([s.get(name, 0.0) for s in slow])), 1) for name in names} if slow else {}
     return {"stages_ms_p50_p99": breakdown,
+            "slowest_5pct_stages_ms_mean": tail,
             "stages_sum_ms_p50": _percentile([s for s, _ in complete], 50),
             "unaccounted_ms_p50": _percentile([total - s for s, total in complete], 50)}
 
