@@ -203,8 +203,9 @@ def run_chain(monitor: SessionMonitor, args: argparse.Namespace, frames: list[np
         if composed:
             processes.start_composed([WHOLE_BODY_POSE, POSE_RETARGET], parameters)
         else:
-            processes.start(WHOLE_BODY_POSE, parameters[WHOLE_BODY_POSE.name])
-            processes.start(POSE_RETARGET, parameters[POSE_RETARGET.name])
+            for spec in (WHOLE_BODY_POSE, POSE_RETARGET):
+                nice = dict(n.split(":") for n in args.nice).get(spec.name)
+                processes.start(spec, parameters[spec.name], ["nice", "-n", nice] if nice else None)
         deadline = time.monotonic() + 180
         while not (monitor.count_publishers("/poses") and monitor.retarget_ready()
                    and monitor.count_subscribers(CAMERA_IMAGE + "/compressed")):
@@ -254,6 +255,8 @@ def main() -> int:
     parser.add_argument("--baseline", action="store_true",
                         help="without issue 12's parameters (unbounded part search, face every frame): " + str(BASELINE))
     parser.add_argument("--set", nargs="+", default=[], metavar="NODE:KEY:=VALUE", help="node parameter override")
+    parser.add_argument("--nice", nargs="+", default=[], metavar="NODE:N",
+                        help="run a node process under `nice -n N` (N < 0 needs privileges)")
     parser.add_argument("--reference-frames", type=int, default=40, help="in-process estimator frames (0: skip)")
     parser.add_argument("--without", type=Path, metavar="SOURCE_TREE",
                         help="also run the nodes of this source tree (e.g. a worktree of the commit before the "

@@ -1,6 +1,8 @@
 """Hand recovery with the palm detector when the body model misplaces a hand (real models, messi5)."""
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -105,3 +107,22 @@ def test_face_mesh_at_a_lower_cadence_is_held_in_between(scene):
     assert [present for present, _ in seen] == [True, False, False, True, False, False, True]
     assert all(confidence > 0.3 for _, confidence in seen)
     assert face.calls <= 3 + 1  # one tracked call per run (+ one refinement when first found)
+
+
+def test_periodic_person_detection_takes_the_frames_search_budget(scene):
+    """A frame that looks for newcomers (detect_every_n_frames) gives its hands and faces no search calls
+    beyond their tracked round; the other frames get part_search_calls."""
+    experts, image, _, _ = scene
+    detector, budgets = _Counted(experts.detector), []
+    estimator = PartExpertsEstimator(PoseNodeConfig(max_people=2, detect_every_n_frames=3, part_search_calls=2),
+                                     dataclasses.replace(experts, detector=detector))
+    hands = estimator.hands
+    estimator.hands = lambda image, tracks, budget: (budgets.append(budget.calls), hands(image, tracks, budget))[1]
+    detections = []
+    for i in range(8):
+        before = detector.calls
+        estimator.process(image, int(i * 1e9 / 30), "camera", None)
+        detections.append(detector.calls > before)
+    assert detections == [True, False, False, True, False, False, True, False]  # first: nobody tracked yet
+    assert [b for b, detected in zip(budgets, detections) if detected][1:] == [0, 0]
+    assert all(b == 2 for b, detected in zip(budgets, detections) if not detected)

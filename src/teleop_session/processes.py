@@ -30,8 +30,10 @@ class NodeProcesses:
         self.processes: dict[str, tuple[subprocess.Popen, Path]] = {}
         log_dir.mkdir(parents=True, exist_ok=True)
 
-    def start(self, spec: NodeSpec, parameters: dict[str, str] | None = None) -> subprocess.Popen:
-        return self._start(spec.name, node_command(spec, self.config_dir, {}, parameters))
+    def start(self, spec: NodeSpec, parameters: dict[str, str] | None = None,
+              prefix: list[str] | None = None) -> subprocess.Popen:
+        """`prefix`: a command to run the node under, as launch's `prefix` (e.g. nice -n -5)."""
+        return self._start(spec.name, [*(prefix or []), *node_command(spec, self.config_dir, {}, parameters)])
 
     def start_composed(self, specs: list[NodeSpec], parameters: dict[str, dict[str, str]] | None = None,
                        name: str = CONTAINER_EXECUTABLE) -> subprocess.Popen:

@@ -82,7 +82,7 @@ class PoseNodeConfig:
     min_part_px: float = bounded(24.0, 0.0, 1000.0)    # hands/faces whose crop would be smaller are not looked for
     part_retry_frames: int = bounded(5, 1, 1000)       # a hand/face not found is searched again after this many
                                                        # frames (at once if the body moves)
-    part_search_calls: int = bounded(2, 1, 10)        # model calls per frame for hand/face search beyond the
+    part_search_calls: int = bounded(1, 1, 10)        # model calls per frame for hand/face search beyond the
                                                        # tracked round; the rest continues next frame (latency p99)
     face_every_n_frames: int = bounded(1, 1, 10)       # face mesh cadence; between runs the face is held
                                                        # (consumers that ignore the face: > 1 saves its cost)

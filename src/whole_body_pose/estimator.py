@@ -117,9 +117,13 @@ class PartExpertsEstimator:
         self._since_detection += 1
         live = sum(track.roi is not None for track in self._tracks)
         self._palms = None
-        if live == 0 or (live < self.config.max_people and (
-                self._since_detection >= self.config.detect_every_n_frames or self._lost_last_frame)):
+        urgent = live == 0 or (live < self.config.max_people and self._lost_last_frame)
+        periodic = live < self.config.max_people and self._since_detection >= self.config.detect_every_n_frames
+        if urgent or periodic:
             self._detect(image)
+        # A periodic look for newcomers is a search too: that frame's hands and faces get their tracked
+        # round only (their search continues next frame), so the two costs never stack in one frame.
+        budget = SearchBudget(self.config.part_search_calls if urgent or not periodic else 0)
         clock.lap("detect")
         t = stamp_ns * 1e-9
         self._bodies(image, t)
@@ -130,7 +134,6 @@ class PartExpertsEstimator:
         clock.lap("body")
 
         observed = [track for track in self._tracks if track.body is not None]
-        budget = SearchBudget(self.config.part_search_calls)
         hands = self.hands(image, observed, budget) if observed and self.config.enable_hands else {}
         clock.lap("hands")
         face_due = self._frames % self.config.face_every_n_frames == 0
