@@ -1,0 +1,80 @@
+"""An engaged robot in `mapping.source: arm` does not move on real hand-only footage: the real
+estimator runs on the clip's frames and its poses go to the retargeting core.  The worst case is set
+up: the operator's track id is the id the estimator gives whatever it sees in the clip, and the
+clip starts while the operator is still fresh, so a phantom body would inherit the engagement."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pose_retarget.config import RetargetNodeConfig
+from pose_retarget.retargeter import Retargeter
+from pose_retarget.synthetic import SyntheticOperator, end_effector_poses
+from teleop_common.pose import PoseFrame
+from teleop_common.status import Reason
+
+MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"   # not shipped: development clips
+HAND_CLIPS = ["hand_open_palm_turning_no_face__mediapipe-samples.mp4",
+              "hand_only_fist_then_open_palm__tf-examples-pr427.mp4"]
+EVERY = 2                      # every other frame: the clip's motion at half the cost
+LATENCY_NS = 30_000_000
+
+
+@pytest.fixture(scope="module")
+def estimator():
+    from whole_body_pose.config import PoseNodeConfig
+    from whole_body_pose.pipeline import build_estimator
+
+    return build_estimator(PoseNodeConfig())
+
+
+def clip_frames(estimator, path: Path) -> list[PoseFrame]:
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    estimator.reset()
+    frames, index = [], 0
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        if index % EVERY == 0:
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            frames.append(estimator.process(rgb, int(index / fps * 1e9), "camera", None))
+        index += 1
+    assert frames, f"no frame decoded from {path}"
+    return frames
+
+
+@pytest.mark.parametrize("name", HAND_CLIPS)
+def test_engaged_arm_source_does_not_move_on_a_hand_only_clip(estimator, name: str) -> None:
+    path = MEDIA / name
+    if not path.is_file():
+        pytest.skip(f"real hand-only clip missing: {path} (development media, see ../shared/media/SOURCES.md)")
+    config = RetargetNodeConfig()
+    assert config.mapping.source == "arm"
+    retargeter = Retargeter(config)
+    robot = retargeter.robot
+    frames = clip_frames(estimator, path)
+    ids = [p.track_id for f in frames for p in f.poses]
+    operator = SyntheticOperator(robot, config.mapping, config.gripper)
+    person = operator.person_pose(end_effector_poses(robot, robot.home), track_id=ids[0] if ids else 1)
+    start_ns = 10_000_000_000
+    for k in range(3):                                     # the operator, at the robot's pose, engages
+        stamp = start_ns + k * 33_000_000
+        retargeter.step(PoseFrame(stamp, "camera", [person]), stamp + LATENCY_NS)
+    assert retargeter.engage(True, stamp + LATENCY_NS) == (True, "engaged")
+    clip_start = stamp + 33_000_000
+    seen = 0
+    for frame in frames:                                   # ... and the hand fills the camera's view
+        stamp = clip_start + frame.stamp_ns
+        result = retargeter.step(dataclasses.replace(frame, stamp_ns=stamp), stamp + LATENCY_NS)
+        seen += bool(frame.poses)
+        assert all(a.reason in (Reason.INPUT_INVALID, Reason.INPUT_STALE) and a.held for a in result.arms), \
+            [(a.name, a.reason.name, a.detail) for a in result.arms]
+        np.testing.assert_array_equal(result.command, robot.home)
+    print(f"{name}: {len(frames)} frames, {seen} with someone in the estimator's output, robot did not move")
