@@ -7,7 +7,7 @@ import pytest
 from pose_retarget.config import GripperConfig, OperatorConfig
 from pose_retarget.gripper import GripperFilter
 from pose_retarget.operator import OperatorSelector
-from teleop_common.layout import BODY
+from teleop_common.layout import BODY, Part, index
 from teleop_common.pose import PersonPose, empty_keypoints
 
 MS = 1_000_000
@@ -96,3 +96,10 @@ def test_hold_at_resumes_from_the_real_opening() -> None:
     gripper.hold_at(0.25)
     assert gripper.opening == 0.25
     assert gripper.update(ratio(0.25), 0.03) == pytest.approx(0.25, abs=0.06)
+
+
+def test_nearest_measures_hand_only_people_at_their_wrists() -> None:
+    """A hand-only person (desk camera, mapping.source hand) has no torso: its wrists give its depth."""
+    hands = person(5, 50, np.nan)
+    hands.points[index(Part.RIGHT_HAND, "wrist")] = [0.0, 0.0, 0.6]
+    assert OperatorSelector(OperatorConfig(selection="nearest")).select([BIG_FAR, hands], 0).track_id == 5

@@ -10,10 +10,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from pose_retarget.config import OperatorConfig
-from teleop_common.layout import BODY
+from teleop_common.layout import BODY, Part, index
 from teleop_common.pose import PersonPose
 
 _TORSO = [BODY[name] for name in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
+_WRISTS = [index(Part.LEFT_HAND, "wrist"), index(Part.RIGHT_HAND, "wrist")]   # hand-only people have no torso
 
 
 def _box_area(person: PersonPose) -> float:
@@ -23,10 +24,13 @@ def _box_area(person: PersonPose) -> float:
 
 
 def _closeness(person: PersonPose) -> float:
-    """Negative median torso depth (camera z), so that larger is nearer."""
-    depth = person.points[_TORSO, 2]
-    depth = depth[np.isfinite(depth) & (depth > 0)]
-    return -float(np.median(depth)) if depth.size else -np.inf
+    """Negative median torso depth (camera z; the hands' wrists without a torso), larger is nearer."""
+    for keypoints in (_TORSO, _WRISTS):
+        depth = person.points[keypoints, 2]
+        depth = depth[np.isfinite(depth) & (depth > 0)]
+        if depth.size:
+            return -float(np.median(depth))
+    return -np.inf
 
 
 class OperatorSelector:
