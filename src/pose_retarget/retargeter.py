@@ -35,6 +35,9 @@ from teleop_common.timing import StageClock
 from teleop_common.status import Reason
 
 
+STUCK_S = 0.2     # s an arm must stay stuck (singularity hold, joint limit) before it escapes in joint space
+
+
 @dataclass
 class ArmResult:
     name: str
@@ -88,6 +91,7 @@ class Retargeter:
         self.engaged = False
         self.syncing: set[str] = set()         # arms moving at reduced speed until near their target
         self.escaping: dict[str, Reason] = {}  # arms moving out of a singularity / joint-limit trap, and why
+        self._stuck_s: dict[str, float] = {}   # per arm: how long it has been stuck
         self._tracked: set[str] = set()        # arms that had a target in the previous cycle
         self._targets: dict[str, ArmTarget] = {}
         self._targets_stamp_ns = 0
@@ -151,6 +155,7 @@ class Retargeter:
             self._disengaged = why
         self.engaged, self.syncing = False, set()
         self.escaping.clear()
+        self._stuck_s.clear()
         self.escape.forget()
 
     def _forget_lost_operator(self, now_ns: int) -> None:
@@ -260,7 +265,8 @@ class Retargeter:
         effector is near the target; then differential IK takes over again.  The others stay held."""
         for name, verdict in verdicts.items():
             stuck = verdict.reason == Reason.JOINT_LIMIT or (verdict.reason == Reason.SINGULARITY and verdict.held)
-            if stuck and name not in self.escaping:
+            self._stuck_s[name] = self._stuck_s.get(name, 0.0) + dt if stuck else 0.0
+            if self._stuck_s[name] >= STUCK_S and name not in self.escaping:   # a moment at a limit is no trap
                 self.escaping[name] = verdict.reason
         goals, out = {}, {}
         for arm in self.robot.arms:
