@@ -214,7 +214,13 @@ def run_chain(monitor: SessionMonitor, args: argparse.Namespace, frames: list[np
                 raise SystemExit("nodes not ready after 180 s")
             time.sleep(0.1)
         warmup_ns = time.time_ns() + int(WARMUP_S * 1e9)
+        cpu_before = {name: cpu_ms(process.pid) for name, (process, _) in processes.processes.items()}
         published = feed(monitor, frames, args.transport, args.rate, WARMUP_S + args.seconds)
+        time.sleep(0.5)   # the last answers
+        fed = {stamp for _, stamp in published}
+        answered = max(1, sum(1 for stamp in list(monitor.log.poses) if stamp in fed))
+        cpu = {name: round((cpu_ms(process.pid) - cpu_before[name]) / answered, 2)   # per frame answered
+               for name, (process, _) in processes.processes.items()}
         processes.check_alive()
     finally:
         processes.stop_all()
@@ -222,7 +228,15 @@ def run_chain(monitor: SessionMonitor, args: argparse.Namespace, frames: list[np
     while monitor.count_publishers("/poses"):   # the next run starts on a graph without these nodes
         time.sleep(0.1)
     return {"source": str(source or REPO_ROOT), "transport": args.transport, "composed": composed,
-            "parameters": parameters, **figures(monitor, published, warmup_ns, args.rate, reference)}
+            "parameters": parameters, "cpu_ms_per_frame": cpu, "cpu_ms_per_frame_total": round(sum(cpu.values()), 2),
+            **figures(monitor, published, warmup_ns, args.rate, reference)}
+
+
+def cpu_ms(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used so far, in ms: unlike wall-clock
+    latency it hardly depends on what else loads the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1e3 / os.sysconf("SC_CLK_TCK")
 
 
 def compare(runs: dict[str, list[dict]]) -> dict:
@@ -236,9 +250,13 @@ def compare(runs: dict[str, list[dict]]) -> dict:
         "without_latency_ms_p50": median("without", "latency_ms_p50"),
         "without_latency_ms_p99": median("without", "latency_ms_p99"),
         "without_fps": median("without", "fps"),
+        "without_cpu_ms_per_frame_total": median("without", "cpu_ms_per_frame_total"),
+        "with_vs_without_cpu": round(float(np.median([a["cpu_ms_per_frame_total"] / b["cpu_ms_per_frame_total"]
+                                                      for a, b in paired])), 2),
         "with_vs_without_p50": round(float(np.median([a["latency_ms_p50"] / b["latency_ms_p50"] for a, b in paired])), 2),
         "with_vs_without_p99": round(float(np.median([a["latency_ms_p99"] / b["latency_ms_p99"] for a, b in paired])), 2),
-        "rounds": [{variant: {k: r[k] for k in ("latency_ms_p50", "latency_ms_p99", "fps", "cpu_load_1m")}
+        "rounds": [{variant: {k: r[k] for k in ("latency_ms_p50", "latency_ms_p99", "fps", "cpu_ms_per_frame_total",
+                                                 "cpu_load_1m")}
                     for variant, r in (("with", a), ("without", b))} for a, b in paired],
     }
 
