@@ -3,16 +3,16 @@ rejected whole and counted, an operator lost without any message disengages, and
 limit holds at any message rate."""
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 from test_retarget_safety import LATENCY_NS, PENETRATION, Session, penetration, stamp
 
-from teleop_common.status import Reason
-from pose_retarget.synthetic import end_effector_poses
+from pose_retarget.config import OperatorConfig, RetargetNodeConfig
+from pose_retarget.retargeter import Retargeter
+from pose_retarget.synthetic import SyntheticOperator, end_effector_poses
 from teleop_common.layout import BODY
 from teleop_common.pose import PoseFrame
+from teleop_common.status import Reason
 
 HOUR_NS = 3600 * 1_000_000_000
 
@@ -176,3 +176,19 @@ def test_a_target_that_stays_singular_keeps_the_arm_held() -> None:
     results = [session.step(session.moved(far)) for _ in range(120)]
     assert not session.retargeter.escaping
     assert all(r.arms[0].reason in (Reason.SINGULARITY, Reason.OUT_OF_REACH) for r in results[30:])
+
+
+
+def test_engage_uses_only_the_current_operators_pose() -> None:
+    """Right after the operator changes, the previous operator's fresh pose must not let engage succeed."""
+    config = RetargetNodeConfig(operator=OperatorConfig(lost_timeout_s=0.0))   # switch at once
+    retargeter = Retargeter(config)
+    operator = SyntheticOperator(retargeter.robot, config.mapping, config.gripper)
+    home = end_effector_poses(retargeter.robot, retargeter.robot.home)
+    retargeter.step(PoseFrame(stamp(0), "camera", [operator.person_pose(home)]), stamp(0) + LATENCY_NS)
+    stranger = operator.person_pose(home, track_id=9)
+    stranger.confidence[:] = 0.2                           # seen, but no usable arm
+    retargeter.step(PoseFrame(stamp(1), "camera", [stranger]), stamp(1) + LATENCY_NS)
+    assert retargeter.selector.track_id == 9
+    ok, message = retargeter.engage(True, stamp(1) + LATENCY_NS)
+    assert not ok and not retargeter.engaged, message

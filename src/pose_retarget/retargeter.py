@@ -168,6 +168,7 @@ class Retargeter:
             self._disengage(f"operator (track {self.selector.track_id}) unseen for {unseen:.2f} s")
             self.selector.reset()
             self.mapper.reset()
+            self._targets = {}
 
     def _everyone(self, reason: Reason, detail: str) -> dict[str, tuple[Reason, str]]:
         return {arm.name: (reason, detail) for arm in self.robot.arms}
@@ -186,6 +187,7 @@ class Retargeter:
         person = self.selector.select(frame.poses, frame.stamp_ns)
         if self.selector.track_id != previous:
             self.mapper.reset()
+            self._targets = {}                      # engage only on the new operator's own pose
             if previous is not None:                # never carry an engagement over to someone else
                 self._disengage(f"operator changed from track {previous} to {self.selector.track_id}")
         if person is None:
