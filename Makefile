@@ -46,7 +46,7 @@ $(DEMO_CLIP): tools/fetch_demo_clip.sh tools/make_demo_clip.py $(VENV)/.requirem
 	@echo "setup: cutting the demo clip from the pose2sim wheel (pip download, not installed)"
 	tools/fetch_demo_clip.sh $(VENV) $@
 
-$(MODELS)/manifest.json: requirements-convert.txt src/whole_body_pose/model_prep.py $(VENV)/.requirements.stamp $(MEDIA)/.stamp
+$(MODELS)/manifest.json: requirements-convert.txt tools/model_prep.py src/whole_body_pose/models.py $(VENV)/.requirements.stamp $(MEDIA)/.stamp
 	@echo "setup: converting the part experts to ONNX (first run: several minutes)"
 	tools/prepare_models.sh $(VENV) $(MODELS)
 	@touch $@

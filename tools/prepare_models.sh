@@ -13,5 +13,5 @@ if [ ! -f "$convert/.stamp" ] || [ "$root/requirements-convert.txt" -nt "$conver
   touch "$convert/.stamp"
 fi
 modules=$("$venv/bin/python" -c 'import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec("mediapipe").origin).parent / "modules")')
-PYTHONPATH="$root/src" "$convert/bin/python" -m whole_body_pose.model_prep --source "$modules" --out "$out" \
+PYTHONPATH="$root/src" "$convert/bin/python" "$root/tools/model_prep.py" --source "$modules" --out "$out" \
   --media "$root/.cache/media" --verify

@@ -1,7 +1,7 @@
 """Registry of the estimator's ONNX model files and their integrity checks.
 
 `make setup` converts MediaPipe's TFLite experts into `<model dir>/<name>.onnx` and writes
-`manifest.json` (see model_prep.py).  Everything that opens a model goes through `ModelStore`,
+`manifest.json` (see tools/model_prep.py).  Everything that opens a model goes through `ModelStore`,
 so a missing, truncated or stale file fails once, early, with a message that says how to fix it.
 The expected sha256 of each file ships here, in the package source: the manifest lives in the
 same writable folder as the models, so on its own it cannot tell a swapped model from a good one
@@ -24,6 +24,10 @@ MANIFEST = "manifest.json"
 PACKAGE = "whole_body_teleop"
 SETUP_HINT = ("run `make setup` in the repository root to prepare the model files (after `colcon build` "
               f"they are installed in share/{PACKAGE}/models), or point {MODEL_DIR_ENV} at a prepared folder")
+# What every ONNX file (converted experts, exported DOPE networks) shares with the runtimes.
+OPSET = 17
+INPUT_NAME = "image"
+BATCH_DIM = "batch"   # dynamic: the runtimes batch several crops or images (TensorRT builds a batch profile)
 
 # Model name -> file name in the model directory (what model_prep writes).
 MODELS: dict[str, str] = {

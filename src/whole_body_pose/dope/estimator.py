@@ -20,19 +20,18 @@ from teleop_common.layout import PARTS, Part
 from teleop_common.pose import PersonPose, PoseFrame, empty_keypoints
 from whole_body_pose import lift
 from whole_body_pose.camera import CameraIntrinsics
-from whole_body_pose.config import PoseNodeConfig
-from whole_body_pose.dope import checkpoint
-from whole_body_pose.config import DopeConfig
-from whole_body_pose.dope.export import INPUT_NAME, read_spec
+from whole_body_pose.config import DopeConfig, PoseNodeConfig
+from whole_body_pose.dope.export import read_spec
 from whole_body_pose.dope.frames import letterbox
 from whole_body_pose.dope.identity import BoxIdentity
+from whole_body_pose.dope.loading import load_network
 from whole_body_pose.dope.merge import Detection, MergeSettings
 from whole_body_pose.dope.network import OUTPUT_NAMES, DopeNet, NetSpec, with_proposals
 from whole_body_pose.dope.parts import PART_NAMES
 from whole_body_pose.dope.pose_module import WholeBody, assemble
 from whole_body_pose.dope.postprocess import detections as merged_detections
+from whole_body_pose.models import INPUT_NAME, resolve_model_dir
 from whole_body_pose.pipeline import check_image
-from whole_body_pose.models import resolve_model_dir
 from whole_body_pose.runtime import RuntimeOptions, open_session
 
 DEFAULT_MODEL = "dope.onnx"
@@ -46,15 +45,6 @@ class DopeModel(Protocol):
     height: int
 
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]: ...
-
-
-def load_network(path: str | Path) -> DopeNet:
-    """A network from one of our checkpoints or from a public DOPE checkpoint (eval mode)."""
-    payload = checkpoint.read(path)          # once: a public checkpoint is a full ResNet-50
-    if "dope_kwargs" in payload:
-        from whole_body_pose.dope.official import public_from_payload
-        return public_from_payload(payload, str(path)).net
-    return checkpoint.from_payload(payload, str(path))
 
 
 class TorchModel:

@@ -19,11 +19,10 @@ from pathlib import Path
 import onnx
 import torch
 
+from whole_body_pose.dope.loading import load_network
 from whole_body_pose.dope.network import OUTPUT_NAMES, DopeNet, NetSpec, with_proposals
+from whole_body_pose.models import BATCH_DIM, INPUT_NAME, OPSET
 
-OPSET = 17            # the opset the expert models are converted with
-INPUT_NAME = "image"
-BATCH_DIM = "batch"   # dynamic: the runtimes batch several images (TensorRT builds a batch profile)
 SPEC_KEY = "dope_spec"
 
 
@@ -65,8 +64,6 @@ def read_spec(path: str | Path) -> tuple[NetSpec, int, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from whole_body_pose.dope.estimator import load_network
-
     parser = argparse.ArgumentParser(prog="python -m whole_body_pose.dope.export", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="our training checkpoint or a public DOPE checkpoint")
     parser.add_argument("--out", required=True, type=Path)

@@ -1,10 +1,11 @@
 """Convert MediaPipe's TFLite part experts to dynamic-batch ONNX files (run once by `make setup`).
 
-Runs in the separate conversion venv (tensorflow-cpu + tf2onnx, see requirements-convert.txt),
-because tensorflow's protobuf/numpy pins conflict with mediapipe's.  It therefore imports from the
-project only `whole_body_pose.models`, which needs nothing but the standard library.
+A build step, not part of the runtime package: it runs in the separate conversion venv
+(tensorflow-cpu + tf2onnx, see requirements-convert.txt), because tensorflow's protobuf/numpy pins
+conflict with mediapipe's.  It therefore imports from the project only `whole_body_pose.models`
+(standard library only), which owns the model table, file names and ONNX conventions.
 
-    python -m whole_body_pose.model_prep --source <mediapipe>/modules --out .cache/models [--verify]
+    PYTHONPATH=src python tools/model_prep.py --source <mediapipe>/modules --out .cache/models [--verify]
 
 Steps per model: densify sparse weights (pose_detection ships DENSIFY ops that tf2onnx cannot
 convert), convert with tf2onnx, give inputs/outputs meaningful names, make the batch dimension
@@ -26,13 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from whole_body_pose.models import sha256_of
+from whole_body_pose.models import BATCH_DIM, INPUT_NAME, MANIFEST, MODELS, OPSET, sha256_of
 
 # Bump when the conversion itself changes so existing files are rebuilt.
 PREP_VERSION = 3
-OPSET = 17
-BATCH_DIM = "batch"
-MANIFEST = "manifest.json"
 VERIFY_TOLERANCE = 1e-3  # max |onnx - tflite| relative to max |tflite| per output
 VERIFY_IMAGES = ("messi5.jpg", "basketball1.png", "basketball2.png")
 
@@ -41,7 +39,7 @@ VERIFY_IMAGES = ("messi5.jpg", "basketball1.png", "basketball2.png")
 class ModelSpec:
     """One MediaPipe expert: where it lives in the wheel and the names we give its tensors."""
 
-    name: str
+    model: str  # key of whole_body_pose.models.MODELS
     source: str  # path relative to mediapipe/modules
     input_range: tuple[float, float]  # value range the image input expects
     outputs: tuple[str, ...]  # names for the model's outputs, in the TFLite output order
@@ -53,23 +51,27 @@ class ModelSpec:
 
     @property
     def file(self) -> str:
-        return f"{self.name}.onnx"
+        return MODELS[self.model]
+
+    @property
+    def name(self) -> str:
+        """The manifest's key and the log's name: the file's stem."""
+        return Path(self.file).stem
 
 
 SPECS: tuple[ModelSpec, ...] = (
-    ModelSpec("pose_landmark_full", "pose_landmark/pose_landmark_full.tflite", (0.0, 1.0),
+    ModelSpec("pose_landmark", "pose_landmark/pose_landmark_full.tflite", (0.0, 1.0),
               ("landmarks", "presence", "segmentation", "heatmap", "world_landmarks"),
               drop=("segmentation",)),  # the person mask head costs ~40 % of the body model
-    ModelSpec("hand_landmark_full", "hand_landmark/hand_landmark_full.tflite", (0.0, 1.0),
+    ModelSpec("hand_landmark", "hand_landmark/hand_landmark_full.tflite", (0.0, 1.0),
               ("landmarks", "presence", "handedness", "world_landmarks")),
     ModelSpec("face_landmark", "face_landmark/face_landmark.tflite", (0.0, 1.0),
               ("landmarks", "presence_logit")),
-    ModelSpec("palm_detection_full", "palm_detection/palm_detection_full.tflite", (0.0, 1.0),
+    ModelSpec("palm_detection", "palm_detection/palm_detection_full.tflite", (0.0, 1.0),
               ("box_regressors", "score_logits")),
     ModelSpec("pose_detection", "pose_detection/pose_detection.tflite", (-1.0, 1.0),
               ("box_regressors", "score_logits")),
 )
-INPUT_NAME = "image"
 
 
 def log(message: str) -> None:
