@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import DATA
 
+from teleop_common.camera import CameraIntrinsics
 from teleop_common.layout import BODY, PARTS, Part, index
-from whole_body_pose.camera import CameraIntrinsics
 from whole_body_pose.config import OneEuroConfig, PoseNodeConfig
 from whole_body_pose.pipeline import build_estimator
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import DATA, REPO
 
+from teleop_common.camera import CameraError, CameraIntrinsics, intrinsics_for, projection, scale_rows
 from teleop_common.config import ConfigError, from_mapping, load
 from teleop_common.pose import PoseFrame
-from whole_body_pose.camera import CameraError, CameraIntrinsics
 from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.draw import draw_poses
 from whole_body_pose.filters import OneEuroFilter
@@ -36,6 +36,9 @@ def test_camera_from_field_of_view():
     assert math.isclose(camera.fx, 320.0) and camera.fx == camera.fy and (camera.cx, camera.cy) == (320.0, 240.0)
     half = camera.scaled_to(320, 240)
     assert math.isclose(half.fx, 160.0) and (half.cx, half.cy) == (160.0, 120.0)
+    assert CameraIntrinsics.from_k(camera.k, 640, 480) == camera       # CameraInfo.k round trip
+    assert intrinsics_for(None, 640, 480, 90.0) == camera and intrinsics_for(half, 640, 480, 60.0) == camera
+    assert scale_rows(projection(camera.k), 4, 0.5, 0.5) == projection(half.k)
     for bad in (lambda: CameraIntrinsics(0.0, 1.0, 0.0, 0.0, 10, 10),
                 lambda: CameraIntrinsics(1.0, 1.0, 0.0, math.nan, 10, 10),
                 lambda: CameraIntrinsics.from_fov(640, 480, 180.0)):

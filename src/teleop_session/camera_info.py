@@ -8,8 +8,8 @@ import yaml
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
+from teleop_common.camera import CameraIntrinsics, projection, scale_rows
 from teleop_common.config import ConfigError
-from whole_body_pose.camera import CameraIntrinsics
 
 
 @dataclass(frozen=True)
@@ -27,27 +27,22 @@ class Calibration:
     @classmethod
     def from_fov(cls, width: int, height: int, fov_deg: float) -> Calibration:
         """Pinhole without distortion, square pixels, centred principal point, horizontal FOV."""
-        c = CameraIntrinsics.from_fov(width, height, fov_deg)
-        return cls(width, height, (c.fx, 0.0, c.cx, 0.0, c.fy, c.cy, 0.0, 0.0, 1.0), d=(0.0,) * 5,
-                   p=(c.fx, 0.0, c.cx, 0.0, 0.0, c.fy, c.cy, 0.0, 0.0, 0.0, 1.0, 0.0))
+        k = CameraIntrinsics.from_fov(width, height, fov_deg).k
+        return cls(width, height, k, d=(0.0,) * 5, p=projection(k))
 
     def scaled_to(self, width: int, height: int) -> Calibration:
         """The same camera for frames of another size (a calibration made at another resolution)."""
         if (width, height) == (self.width, self.height):
             return self
         sx, sy = width / self.width, height / self.height
-        k = list(self.k)
-        k[0], k[2], k[4], k[5] = k[0] * sx, k[2] * sx, k[4] * sy, k[5] * sy
-        p = list(self.p)
-        if p:
-            p[0], p[2], p[3], p[5], p[6] = p[0] * sx, p[2] * sx, p[3] * sx, p[5] * sy, p[6] * sy
-        return Calibration(width, height, tuple(k), self.d, self.r, tuple(p), self.distortion_model)
+        p = scale_rows(self.p, 4, sx, sy) if self.p else ()
+        return Calibration(width, height, scale_rows(self.k, 3, sx, sy), self.d, self.r, p, self.distortion_model)
 
     def to_msg(self, header: Header) -> CameraInfo:
         msg = CameraInfo(header=header, width=self.width, height=self.height, distortion_model=self.distortion_model)
         msg.k, msg.r = list(self.k), list(self.r)
         msg.d = list(self.d)
-        msg.p = list(self.p) if self.p else [*self.k[0:3], 0.0, *self.k[3:6], 0.0, *self.k[6:9], 0.0]
+        msg.p = list(self.p or projection(self.k))
         return msg
 
 

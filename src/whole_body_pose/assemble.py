@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from teleop_common.camera import CameraIntrinsics
 from teleop_common.layout import PARTS, Part
 from teleop_common.pose import PersonPose, empty_keypoints
 from whole_body_pose import lift
-from whole_body_pose.camera import CameraIntrinsics
 from whole_body_pose.config import GapFillConfig, OneEuroConfig
 from whole_body_pose.filters import OneEuroFilter
 from whole_body_pose.parts import HAND_POINTS, NOSE, FaceObs, HandObs

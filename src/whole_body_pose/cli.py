@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from teleop_common.camera import CameraIntrinsics
 from teleop_common.config import ConfigError, load
 from teleop_common.errors import StartupError
-from whole_body_pose.camera import CameraIntrinsics
 from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.draw import draw_poses
 from whole_body_pose.pipeline import build_estimator

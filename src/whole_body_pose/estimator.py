@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from teleop_common.camera import CameraIntrinsics, intrinsics_for
 from teleop_common.layout import Part
 from teleop_common.pose import PoseFrame
 from teleop_common.timing import StageClock
 from whole_body_pose import roi
 from whole_body_pose.assemble import Assembler
-from whole_body_pose.camera import CameraIntrinsics
 from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.experts import (PALM_DETECTOR_STRIDES, POSE_DETECTOR_STRIDES, BodyLandmarker, Detector,
                                      FaceLandmarker, HandLandmarker)
@@ -74,15 +74,6 @@ def detector_regions(width: int, height: int, tiles: int) -> np.ndarray:
     return np.concatenate([whole, grid])
 
 
-def camera_for(camera: CameraIntrinsics | None, width: int, height: int, fov_deg: float) -> CameraIntrinsics:
-    """The given intrinsics (rescaled if published for another resolution), else a default field of view."""
-    if camera is None:
-        return CameraIntrinsics.from_fov(width, height, fov_deg)
-    if (camera.width, camera.height) != (width, height):
-        return camera.scaled_to(width, height)
-    return camera
-
-
 class PartExpertsEstimator:
     def __init__(self, config: PoseNodeConfig, experts: Experts) -> None:
         self.config = config
@@ -110,7 +101,7 @@ class PartExpertsEstimator:
         clock = StageClock(start)
         image = check_image(image_rgb)
         height, width = image.shape[:2]
-        cam = camera_for(camera, width, height, self.config.default_fov_deg)
+        cam = intrinsics_for(camera, width, height, self.config.default_fov_deg)
         for track in self._tracks:
             track.body = None
 

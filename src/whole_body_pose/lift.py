@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from whole_body_pose.camera import CameraIntrinsics
+from teleop_common.camera import CameraIntrinsics
 
 MIN_DEPTH = 0.1  # metres; a root solved closer than this is treated as unsolvable
 

@@ -15,12 +15,12 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 from whole_body_teleop.msg import WholeBodyPoseArray
 
+from teleop_common.camera import CameraError, CameraIntrinsics
 from teleop_common.node_support import (SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, StageTimes, declare_config,
                                         run_node)
 from teleop_common.pose_msgs import frame_to_msg, stamp_to_ns
 from teleop_common.stats import EventCounter, RollingStats
 from teleop_common.timing import StageClock, dds_stages
-from whole_body_pose.camera import CameraError, CameraIntrinsics
 from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.draw import draw_poses
 from whole_body_pose.image_codec import BadImageError, decode_compressed, decode_raw
@@ -64,8 +64,7 @@ class WholeBodyPoseNode(Node):
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
-            self.camera = CameraIntrinsics(fx=msg.k[0], fy=msg.k[4], cx=msg.k[2], cy=msg.k[5],
-                                           width=msg.width, height=msg.height)
+            self.camera = CameraIntrinsics.from_k(msg.k, msg.width, msg.height)
         except CameraError as error:
             self.report("bad_camera_info", f"ignoring CameraInfo: {error}")
 

@@ -14,8 +14,8 @@ from typing import Protocol, Union
 
 import numpy as np
 
+from teleop_common.camera import CameraIntrinsics
 from teleop_common.pose import PoseFrame
-from whole_body_pose.camera import CameraIntrinsics
 from whole_body_pose.config import PoseNodeConfig
 
 

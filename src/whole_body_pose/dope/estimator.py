@@ -16,10 +16,10 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from teleop_common.camera import CameraIntrinsics, intrinsics_for
 from teleop_common.layout import PARTS, Part
 from teleop_common.pose import PersonPose, PoseFrame, empty_keypoints
 from whole_body_pose import lift
-from whole_body_pose.camera import CameraIntrinsics
 from whole_body_pose.config import DopeConfig, PoseNodeConfig
 from whole_body_pose.dope.export import read_spec
 from whole_body_pose.dope.frames import letterbox
@@ -116,10 +116,7 @@ class DopeEstimator:
         started = time.monotonic()
         people, scale = self.infer(image_rgb)
         height, width = image_rgb.shape[:2]
-        if camera is None:
-            camera = CameraIntrinsics.from_fov(width, height, self.default_fov_deg)
-        elif (camera.width, camera.height) != (width, height):
-            camera = camera.scaled_to(width, height)
+        camera = intrinsics_for(camera, width, height, self.default_fov_deg)
         poses = [self._person(0, person, scale, camera) for person in people]
         for pose, track_id in zip(poses, self.identity.assign(np.array([p.box for p in poses]))):
             pose.track_id = track_id
