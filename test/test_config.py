@@ -54,3 +54,23 @@ def test_loader_names_the_key_of_a_bad_value(spec, tmp_path):
     with pytest.raises(ConfigError) as error:
         load(config_cls, path)
     assert error.value.key == key and "accepted" in str(error.value)
+
+
+def test_configuration_validates_itself_however_it_is_built(tmp_path, capsys):
+    """Bounds and choices hold for instances built in code and for CLI flags, not only for YAML."""
+    import dataclasses
+
+    from pose_retarget.config import RetargetNodeConfig
+    from whole_body_pose import cli
+    from whole_body_pose.config import PoseNodeConfig
+
+    with pytest.raises(ConfigError) as error:
+        PoseNodeConfig(default_fov_deg=500.0)
+    assert error.value.key == "default_fov_deg"
+    with pytest.raises(ConfigError) as error:
+        dataclasses.replace(RetargetNodeConfig(), sim_max_substeps=0)
+    assert error.value.key == "sim_max_substeps"
+    assert PoseNodeConfig(default_fov_deg=90).default_fov_deg == 90.0 and \
+        isinstance(PoseNodeConfig(default_fov_deg=90).default_fov_deg, float)
+    assert cli.main([str(tmp_path), "--out", str(tmp_path / "out.jsonl"), "--fov", "500"]) == 2
+    assert "default_fov_deg" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from teleop_common.config import ConfigError, bounded, choice, from_mapping
+from teleop_common.config import ConfigError, Validated, bounded, choice, from_mapping
 
 ROBOTS_DIR = Path(__file__).resolve().parents[2] / "config" / "robots"
 
@@ -25,7 +25,7 @@ def _check_length(key: str, values: tuple, length: int) -> None:
 
 
 @dataclass
-class GripperJoints:
+class GripperJoints(Validated):
     """Joints driven by one gripper; opening 0 maps to `closed`, 1 to `open` (joint units)."""
 
     joints: tuple[str, ...] = ()
@@ -38,7 +38,7 @@ class GripperJoints:
 
 
 @dataclass
-class ArmConfig:
+class ArmConfig(Validated):
     """One arm: its joints, frames, how the operator's arm lands on it, its gripper."""
 
     name: str = "arm"
@@ -69,7 +69,7 @@ class ArmConfig:
 
 
 @dataclass
-class GeomGroup:
+class GeomGroup(Validated):
     """Named set of bodies whose geoms form one side of a watched collision pair."""
 
     name: str = ""
@@ -77,7 +77,7 @@ class GeomGroup:
 
 
 @dataclass
-class RobotConfig:
+class RobotConfig(Validated):
     name: str = ""
     model: str = ""                       # 'package://<python package>/<path>' or a path next to the YAML
     remove_bodies: tuple[str, ...] = ()    # scene props that are not part of the robot
@@ -120,14 +120,14 @@ def load_robot_config(robot: str, robots_dir: str = "") -> RobotConfig:
 
 
 @dataclass
-class OperatorConfig:
+class OperatorConfig(Validated):
     selection: str = choice("largest", "nearest", "track_id")
     track_id: int = bounded(0, 0)                 # used when selection is track_id
     lost_timeout_s: float = bounded(1.0, 0.0, 60.0)   # then another person may be chosen
 
 
 @dataclass
-class InputConfig:
+class InputConfig(Validated):
     stale_timeout_s: float = bounded(0.2, 0.001, 10.0)
     max_future_s: float = bounded(0.05, 0.0, 10.0)   # stamps further ahead of the node's clock: rejected
     min_confidence: float = bounded(0.5, 0.0, 1.0)
@@ -141,7 +141,7 @@ class InputConfig:
 
 
 @dataclass
-class MappingConfig:
+class MappingConfig(Validated):
     source: str = choice("arm", "hand")   # arm: shoulder-to-wrist; hand: wrist motion since engagement
     hand_scale: float = bounded(1.0, 0.05, 10.0)   # hand source: robot metres per metre of wrist motion
     mounting_rpy: tuple[float, ...] = (-math.pi / 2, 0.0, math.pi)   # camera orientation in base frame
@@ -152,7 +152,7 @@ class MappingConfig:
 
 
 @dataclass
-class IKConfig:
+class IKConfig(Validated):
     solver: str = choice("daqp")
     iterations: int = bounded(1, 1, 20)          # differential IK steps per input frame
     position_cost: float = bounded(1.0, 0.0)
@@ -167,7 +167,7 @@ class IKConfig:
 
 
 @dataclass
-class SafetyConfig:
+class SafetyConfig(Validated):
     max_joint_step_rad: float = bounded(0.1, 0.0)    # per cycle, any joint
     penetration_m: float = bounded(0.002, 0.0)       # allowed depth of a new contact
     tracking_tolerance_m: float = bounded(0.01, 0.0)
@@ -177,7 +177,7 @@ class SafetyConfig:
 
 
 @dataclass
-class EngageConfig:
+class EngageConfig(Validated):
     mode: str = choice("near", "sync")   # near: refuse when far; sync: accept, then move there slowly
     max_distance_m: float = bounded(0.08, 0.0)
     max_angle_rad: float = bounded(0.6, 0.0, math.pi)
@@ -185,7 +185,7 @@ class EngageConfig:
 
 
 @dataclass
-class GripperConfig:
+class GripperConfig(Validated):
     closed_ratio: float = bounded(0.3, 0.0)    # pinch / hand size at which the gripper is closed
     open_ratio: float = bounded(1.2, 0.0)      # ... and fully open
     hysteresis: float = bounded(0.05, 0.0, 0.5)   # opening dead band
@@ -197,7 +197,7 @@ class GripperConfig:
 
 
 @dataclass
-class RetargetNodeConfig:
+class RetargetNodeConfig(Validated):
     robot: str = "aloha"            # name in robots_dir, or a YAML path
     robots_dir: str = ""            # '' = the repository's config/robots
     sim_max_substeps: int = bounded(50, 1, 1000)

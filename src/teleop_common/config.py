@@ -3,11 +3,14 @@
 A configuration is a (nested) dataclass.  Fields carry their accepted values in metadata
 (`choice`, `bounded`), so one loader validates every key and a bad value fails at start-up
 with a message naming the key and what is accepted.  ROS parameters are the flattened form
-(`one_euro.min_cutoff`), which is also how rclpy flattens nested YAML.
+(`one_euro.min_cutoff`), which is also how rclpy flattens nested YAML.  Configuration classes
+derive from `Validated`, so an instance built any other way (a CLI flag, `dataclasses.replace`,
+a test) is checked the same way as one loaded from YAML.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
 from collections.abc import Mapping
@@ -92,6 +95,42 @@ def _convert(key: str, value: Any, kind: Any, meta: Mapping[str, Any]) -> Any:
     raise TypeError(f"unsupported configuration type {kind!r} for '{key}'")
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _checked(key: str, value: Any, kind: Any, meta: Mapping[str, Any]) -> Any:
+    """`value` converted to `kind` like a loaded one; nested configuration instances checked themselves."""
+    if dataclasses.is_dataclass(kind) and isinstance(value, kind):
+        return value
+    if typing.get_origin(kind) in (tuple, list) and isinstance(value, (list, tuple)):
+        item_kind = typing.get_args(kind)[0]
+        items = [_checked(f"{key}[{i}]", v, item_kind, {}) for i, v in enumerate(value)]
+        return tuple(items) if typing.get_origin(kind) is tuple else items
+    return _convert(key, value, kind, meta)
+
+
+def validate(config: Any) -> None:
+    """Check every field of a configuration instance (types, bounds, choices), then its `check()`."""
+    hints = _hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        checked = _checked(f.name, value, hints[f.name], f.metadata)
+        if checked is not value:
+            object.__setattr__(config, f.name, checked)   # e.g. 10 -> 10.0, list -> tuple (frozen too)
+    check = getattr(config, "check", None)
+    if check is not None:
+        check()
+
+
+class Validated:
+    """Base of configuration dataclasses: an instance validates itself when it is created."""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
 def from_mapping(cls: type[T], values: Mapping[str, Any], prefix: str = "") -> T:
     """Build and validate dataclass `cls` from nested or dotted keys; unknown keys are errors."""
     values = _nest(values)
@@ -103,9 +142,8 @@ def from_mapping(cls: type[T], values: Mapping[str, Any], prefix: str = "") -> T
     kwargs = {name: _convert(prefix + name, values[name], hints[name], f.metadata)
               for name, f in fields.items() if name in values}
     config = cls(**kwargs)
-    check = getattr(config, "check", None)
-    if check is not None:
-        check()
+    if not isinstance(config, Validated):
+        validate(config)
     return config
 
 

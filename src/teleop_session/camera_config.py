@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from teleop_common.config import bounded, choice
+from teleop_common.config import Validated, bounded, choice
 
 
 @dataclass
-class CameraSourceConfig:
+class CameraSourceConfig(Validated):
     """Where frames come from and how they are published.
 
     `transport` follows image_transport's naming: "raw" publishes sensor_msgs/Image on `image`,

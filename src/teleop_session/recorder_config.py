@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from teleop_common.config import bounded, choice
+from teleop_common.config import Validated, bounded, choice
 
 # Topics of the teleop graph (camera, pose node, retargeting node) recorded by default.
 DEFAULT_IMAGE_TOPICS = ("/camera/image_raw",)
@@ -11,7 +11,7 @@ DEFAULT_TOPICS = ("/camera/camera_info", "/poses", "/teleop_status", "/joint_sta
 
 
 @dataclass
-class RecorderConfig:
+class RecorderConfig(Validated):
     """What is recorded and how; `task` labels the next episode and may be changed between episodes.
 
     Episodes start and stop through the `~/start_episode` and `~/stop_episode` services

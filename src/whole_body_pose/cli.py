@@ -9,6 +9,7 @@ treats every frame as unrelated (fresh state, no filtering across frames).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import sys
@@ -88,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         config = load(PoseNodeConfig, args.config) if args.config else PoseNodeConfig()
-        if args.fov is not None:
-            config.default_fov_deg = args.fov
+        if args.fov is not None:       # validated like the YAML value (the dataclass checks itself)
+            config = dataclasses.replace(config, default_fov_deg=args.fov)
         count, fps, stream = frames(args.input)
     except (ConfigError, InputError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

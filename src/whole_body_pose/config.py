@@ -6,11 +6,11 @@ annotations here: teleop_common.node_support reads nested dataclass types from `
 """
 from dataclasses import dataclass, field
 
-from teleop_common.config import bounded, choice
+from teleop_common.config import Validated, bounded, choice
 
 
 @dataclass
-class OneEuroConfig:
+class OneEuroConfig(Validated):
     """One-Euro filter per keypoint (Casiez et al. 2012).
 
     Values are filtered in person-relative units (2D pixels divided by the person's crop size,
@@ -24,7 +24,7 @@ class OneEuroConfig:
 
 
 @dataclass
-class GapFillConfig:
+class GapFillConfig(Validated):
     """Hold a part (or a whole person) that was missed, with decaying confidence."""
 
     max_frames: int = bounded(5, 0, 120)              # frames a missed part is held, then dropped
@@ -32,7 +32,7 @@ class GapFillConfig:
 
 
 @dataclass
-class DopeConfig:
+class DopeConfig(Validated):
     """Which DOPE model runs, on which runtime, and how its proposals are merged.
 
     `model` is an exported ONNX file (runs on any registered inference runtime, e.g. onnxruntime
@@ -56,7 +56,7 @@ class DopeConfig:
 
 
 @dataclass
-class PoseNodeConfig:
+class PoseNodeConfig(Validated):
     """Top-level configuration of the estimator (and of the ROS node that wraps it)."""
 
     backend: str = choice("onnxruntime", "tensorrt", "dope")  # inference runtime / network

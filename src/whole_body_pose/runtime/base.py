@@ -14,7 +14,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from teleop_common.config import ConfigError, bounded
+from teleop_common.config import ConfigError, Validated, bounded
 
 
 class InferenceRuntimeError(RuntimeError):
@@ -44,7 +44,7 @@ class InferenceSession(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
-class RuntimeOptions:
+class RuntimeOptions(Validated):
     """Backend settings; a plain config dataclass so it can nest in the pipeline configuration."""
 
     threads: int = bounded(2, 1, 64)  # ONNX Runtime intra-op threads
