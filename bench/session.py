@@ -237,7 +237,8 @@ def run_chain(monitor: SessionMonitor, args: argparse.Namespace, frames: list[np
     finally:
         processes.stop_all()
         print(f"logs: {processes.log_dir}", file=sys.stderr)
-    while monitor.count_publishers("/poses"):   # the next run starts on a graph without these nodes
+    gone = time.monotonic() + 30.0
+    while monitor.count_publishers("/poses") and time.monotonic() < gone:   # the next run starts without them
         time.sleep(0.1)
     return {"source": str(source or REPO_ROOT), "transport": args.transport, "composed": composed,
             "parameters": parameters, "cpu_ms_per_frame": cpu, "cpu_ms_per_frame_total": round(sum(cpu.values()), 2),
