@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import MEDIA
 
+from teleop_common.image_codec import MAX_PIXELS, BadImageError, compressed_size, decode_compressed, decode_raw
 from teleop_common.text import one_line, printable
-from whole_body_pose.image_codec import MAX_PIXELS, BadImageError, compressed_size, decode_compressed, decode_raw
 
 
 def _messi() -> np.ndarray:

@@ -11,12 +11,12 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from whole_body_teleop.msg import WholeBodyPoseArray
 
 from teleop_common.config import load
+from teleop_common.image_codec import BadImageError, decode_compressed, decode_raw
 from teleop_common.layout import Part
 from teleop_common.node_support import SENSOR_QOS, STATE_QOS, read_stage_times
 from teleop_common.pose_msgs import msg_to_frame
 from teleop_common.timing import POSE_STAGES
 from teleop_session.graph import CONFIG_DIR, WHOLE_BODY_POSE
-from whole_body_pose.image_codec import BadImageError, decode_compressed, decode_raw
 
 
 def _image_msg(rgb: np.ndarray, stamp_s: int, encoding: str = "rgb8") -> Image:

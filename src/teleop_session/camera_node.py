@@ -11,18 +11,18 @@ import threading
 import time
 from typing import Any
 
-import cv2
 import numpy as np
 import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
+from teleop_common.frame_sources import BadFrameError, CameraSourceError, open_source
+from teleop_common.image_codec import BadImageError, encode_jpeg
 from teleop_common.node_support import SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, declare_config, run_nodes
 from teleop_common.stats import EventCounter, RollingStats
 from teleop_session.camera_config import CameraSourceConfig
 from teleop_session.camera_info import Calibration, load_calibration
-from teleop_session.camera_sources import BadFrameError, CameraSourceError, open_source
 
 DEFAULT_FILE_FPS = 30.0        # image folders and files that do not state a rate
 LINGER_S = 0.5                 # let subscribers take the last frame before the process exits
@@ -33,7 +33,8 @@ class CameraSourceNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("camera_source", **kwargs)
         self.config = declare_config(self, CameraSourceConfig)
-        self.source = open_source(self.config)
+        c = self.config
+        self.source = open_source(c.source, c.backend, c.width, c.height, c.fps)
         self.calibration = load_calibration(self.config.calibration_file) if self.config.calibration_file else None
         self.rate_hz = self.config.fps or self.source.fps or DEFAULT_FILE_FPS
         self.counters = EventCounter()
@@ -71,11 +72,8 @@ class CameraSourceNode(Node):
             msg = Image(header=header, height=height, width=width, encoding="bgr8", step=width * 3)
             msg.data = frame.tobytes()
         else:
-            ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.config.jpeg_quality])
-            if not ok:
-                raise BadFrameError(f"JPEG encoding failed for a {frame.shape} frame")
             msg = CompressedImage(header=header, format="bgr8; jpeg compressed bgr8")
-            msg.data = jpeg.tobytes()
+            msg.data = encode_jpeg(frame, self.config.jpeg_quality)
         self.image_pub.publish(msg)
         self.info_pub.publish(self._calibration(frame).to_msg(header))
         self.counters["frames"] += 1
@@ -119,7 +117,7 @@ class CameraSourceNode(Node):
                         deadline = time.monotonic()
                 try:
                     self._publish(frame)
-                except BadFrameError as error:
+                except BadImageError as error:       # JPEG encoding failed
                     self.report("bad_frame", str(error))
             self.get_logger().info(f"end of {self.config.source} after {self.counters['frames']} frames")
         except CameraSourceError as error:

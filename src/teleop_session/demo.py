@@ -26,13 +26,13 @@ import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import cv2  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from pose_retarget.config import load_robot_config  # noqa: E402
 from pose_retarget.robot import Robot  # noqa: E402
 from teleop_common.config import load  # noqa: E402
+from teleop_common.frame_sources import CameraSourceError, open_source, resolve_backend  # noqa: E402
 from teleop_session.graph import (  # noqa: E402
     CAMERA_IMAGE, CAMERA_SOURCE, CONFIG_DIR, EPISODE_RECORDER, POSE_RETARGET, REPO_ROOT, WHOLE_BODY_POSE)
 from teleop_session.processes import NodeFailed, NodeProcesses  # noqa: E402
@@ -62,15 +62,14 @@ def _call(monitor: SessionMonitor, service: str, timeout_s: float = 30.0) -> Tri
 
 
 def _frame_count(video: str, max_frames: int) -> int | None:
-    path = Path(video)
-    if path.is_char_device():                 # a webcam: not opened here (the camera node owns it)
+    if Path(video).is_char_device() or resolve_backend(video) == "v4l2":   # not opened here: the camera node owns it
         return max_frames or None
-    if path.is_dir():
-        count = sum(1 for p in path.iterdir() if p.is_file())
-    else:
-        capture = cv2.VideoCapture(str(path))
-        count = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)      # a webcam has none (-1)
-        capture.release()
+    try:
+        source = open_source(video)
+    except CameraSourceError:                  # the camera node says why, at its start
+        return max_frames or None
+    count = source.count
+    source.close()
     if max_frames:
         count = min(count, max_frames) if count else max_frames
     return count or None

@@ -25,13 +25,13 @@ from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CompressedImage, Image
 from std_srvs.srv import Trigger
 
+from teleop_common.image_codec import BadImageError, decode_raw, encode_jpeg
 from teleop_common.node_support import Diagnostics, ErrorReporter, declare_config, run_node
 from teleop_common.stats import EventCounter
 from teleop_session.episode_stats import EpisodeStats, header_stamp_ns
 from teleop_session.episodes import message_class
 from teleop_session.mcap_writer import STATS_METADATA, EpisodeWriter
 from teleop_session.recorder_config import RecorderConfig
-from whole_body_pose.image_codec import BadImageError, decode_raw
 
 _EPISODE_FILE = re.compile(r"^episode_(\d+)\.mcap$")
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
@@ -132,12 +132,8 @@ class EpisodeRecorderNode(Node):
 
     def _compress(self, msg: Image) -> bytes:
         image = decode_raw(msg.encoding, msg.width, msg.height, msg.step, msg.data)
-        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
-                                [cv2.IMWRITE_JPEG_QUALITY, self.config.jpeg_quality])
-        if not ok:
-            raise BadImageError("jpeg", f"JPEG encoding failed for a {msg.width}x{msg.height} image")
         out = CompressedImage(header=msg.header, format=f"{msg.encoding}; jpeg compressed bgr8")
-        out.data = jpeg.tobytes()
+        out.data = encode_jpeg(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), self.config.jpeg_quality)
         return serialize_message(out)
 
     def _write_loop(self) -> None:

@@ -23,51 +23,19 @@ from tqdm import tqdm
 from teleop_common.camera import CameraIntrinsics
 from teleop_common.config import ConfigError, load
 from teleop_common.errors import StartupError
+from teleop_common.frame_sources import open_source, rgb_frames
 from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.draw import draw_poses
 from whole_body_pose.pipeline import build_estimator
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 FOLDER_FPS = 30.0  # time base of a folder of frames (no frame rate to read)
 
 
-class InputError(ValueError):
-    """The input path is not a readable image, folder of images or video."""
-
-
 def frames(path: Path) -> tuple[int, float, Iterator[tuple[str, np.ndarray]]]:
-    """(frame count, frames per second, iterator of (name, RGB image)) for an image, folder or video."""
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise InputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {path}")
-        return len(files), FOLDER_FPS, ((p.name, _read_image(p)) for p in files)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return 1, FOLDER_FPS, iter([(path.name, _read_image(path))])
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise InputError(f"cannot open {path} as an image, a folder or a video")
-    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    fps = capture.get(cv2.CAP_PROP_FPS) or FOLDER_FPS
-
-    def video() -> Iterator[tuple[str, np.ndarray]]:
-        index = 0
-        while True:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            yield f"{path.name}#{index}", cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            index += 1
-        capture.release()
-
-    return count, fps, video()
-
-
-def _read_image(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise InputError(f"cannot read image {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    """(frame count, frames per second, iterator of (name, RGB image)) for an image, folder or video.
+    Raises CameraSourceError (a ConfigError) when `path` cannot be read as any of them."""
+    source = open_source(str(path))
+    return source.count, source.fps or FOLDER_FPS, rgb_frames(source)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -92,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.fov is not None:       # validated like the YAML value (the dataclass checks itself)
             config = dataclasses.replace(config, default_fov_deg=args.fov)
         count, fps, stream = frames(args.input)
-    except (ConfigError, InputError, OSError) as error:
+    except (ConfigError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:

@@ -16,6 +16,7 @@ from visualization_msgs.msg import MarkerArray
 from whole_body_teleop.msg import WholeBodyPoseArray
 
 from teleop_common.camera import CameraError, CameraIntrinsics
+from teleop_common.image_codec import BadImageError, decode_compressed, decode_raw
 from teleop_common.node_support import (SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, StageTimes, declare_config,
                                         run_node)
 from teleop_common.pose_msgs import frame_to_msg, stamp_to_ns
@@ -23,7 +24,6 @@ from teleop_common.stats import EventCounter, RollingStats
 from teleop_common.timing import StageClock, dds_stages
 from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.draw import draw_poses
-from whole_body_pose.image_codec import BadImageError, decode_compressed, decode_raw
 from whole_body_pose.markers import frame_to_markers
 from whole_body_pose.pipeline import InvalidImageError, build_estimator
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from whole_body_pose.cli import InputError
+from teleop_common.frame_sources import BadFrameError, CameraSourceError
 from whole_body_pose.dope import checkpoint
 from whole_body_pose.dope.batches import make_batch
 from whole_body_pose.dope.frames import iter_frames
@@ -176,7 +176,7 @@ def _plain(value):
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(argv)
-    except (checkpoint.CheckpointError, PseudoGTError, InputError, FloatingPointError) as error:
+    except (checkpoint.CheckpointError, PseudoGTError, CameraSourceError, BadFrameError, FloatingPointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from whole_body_pose.cli import IMAGE_SUFFIXES
-from whole_body_pose.cli import frames as read_frames
+from teleop_common.frame_sources import open_source, resolve_backend, rgb_frames
 
 
 @dataclass(frozen=True)
@@ -20,12 +19,13 @@ class Frame:
 
 def iter_frames(inputs: Sequence[str | Path], video_step: int = 1, max_frames: int | None = None) -> Iterator[Frame]:
     """Frames of every input in order (images, folders of images, videos: every `video_step`-th
-    frame), read by the estimator CLI's reader; stops after `max_frames`.  Raises cli.InputError."""
+    frame), read by the shared frame sources; stops after `max_frames`.  Raises CameraSourceError
+    (unreadable input) or BadFrameError (an image of a folder that does not decode)."""
     count = 0
     for item in inputs:
         path = Path(item)
-        step = 1 if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES else video_step
-        _, _, frames = read_frames(path)
+        step = video_step if resolve_backend(str(path)) == "file" else 1
+        frames = rgb_frames(open_source(str(path)))
         for index, (name, rgb) in enumerate(frames):
             if index % step:
                 continue

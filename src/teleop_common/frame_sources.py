@@ -1,13 +1,16 @@
-"""Frame sources behind one small protocol: a video file, an image folder, a V4L2 webcam (no ROS).
+"""Frames from a video file, an image folder (or one image) or a V4L2 webcam, behind one protocol.
 
-`open_source` picks the backend from the configuration; every backend fails at open time with a
-CameraSourceError that says what is wrong with the source (missing, unreadable, not decodable),
-so a bad path stops the node at start-up instead of publishing nothing.
+The one reader of image/folder/video input: the camera node, the estimator CLI, the DOPE trainer and
+the demo all open their input here, with one list of image suffixes.  `open_source` picks the
+backend from the form of the source; every backend fails at open time with a CameraSourceError that
+says what is wrong with it (missing, unreadable, not decodable), so a bad path stops a node or a
+command at start-up instead of producing nothing.  No ROS.
 """
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -15,7 +18,6 @@ import cv2
 import numpy as np
 
 from teleop_common.config import ConfigError
-from teleop_session.camera_config import CameraSourceConfig
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 _DEVICE = re.compile(r"^/dev/video(\d+)$")
@@ -42,6 +44,8 @@ class FrameSource(Protocol):
 
     fps: float            # native rate, 0 when unknown
     paced: bool           # True when read() itself blocks at the device rate (live cameras)
+    count: int            # frames in a finite source, 0 when unknown (live cameras)
+    name: str             # the last frame read: "file" or "file#index"
 
     def read(self) -> np.ndarray | None: ...
 
@@ -74,6 +78,8 @@ class VideoFileSource:
         self._capture = self._open()
         fps = float(self._capture.get(cv2.CAP_PROP_FPS))
         self.fps = fps if np.isfinite(fps) and 0.0 < fps <= 1000.0 else 0.0
+        self.count = max(int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+        self._path_name, self._index, self.name = path.name, -1, ""
         ok, frame = self._capture.read()
         if not ok or frame is None:
             self._capture.release()
@@ -89,20 +95,29 @@ class VideoFileSource:
     def read(self) -> np.ndarray | None:
         if self._first is not None:
             frame, self._first = self._first, None
-            return frame
-        ok, frame = self._capture.read()
-        return frame if ok else None
+        else:
+            ok, frame = self._capture.read()
+            if not ok:
+                return None
+        self._index += 1
+        self.name = f"{self._path_name}#{self._index}"
+        return frame
 
     def rewind(self) -> None:
         self._capture.release()
         self._capture = self._open()
+        self._index = -1
 
     def close(self) -> None:
         self._capture.release()
 
 
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
 class ImageFolderSource:
-    """The images of a folder in name order; the first one must decode at open time."""
+    """The images of a folder in name order (or one image file); the first one must decode at open time."""
 
     paced = False
     fps = 0.0
@@ -110,7 +125,11 @@ class ImageFolderSource:
     def __init__(self, source: str) -> None:
         self.source = source
         path = _readable_file(source)
-        self._files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if path.is_file():
+            self._files = [path]
+        else:
+            self._files = sorted(p for p in path.iterdir() if is_image_file(p) and p.is_file())
+        self.count, self.name = len(self._files), ""
         if not self._files:
             raise CameraSourceError(source, f"folder holds no image file ({', '.join(IMAGE_SUFFIXES)})")
         if cv2.imread(str(self._files[0]), cv2.IMREAD_COLOR) is None:
@@ -122,6 +141,7 @@ class ImageFolderSource:
             return None
         file = self._files[self._next]
         self._next += 1
+        self.name = file.name
         image = cv2.imread(str(file), cv2.IMREAD_COLOR)
         if image is None:
             raise BadFrameError(f"{file.name} cannot be decoded")
@@ -138,9 +158,10 @@ class V4L2Source:
     """A V4L2 capture device (/dev/videoN) through OpenCV; read() blocks until the next frame."""
 
     paced = True
+    count = 0
 
     def __init__(self, source: str, width: int = 0, height: int = 0, fps: float = 0.0) -> None:
-        self.source = source
+        self.source, self.name = source, source
         match = _DEVICE.match(source)
         if match is None:
             raise CameraSourceError(source, "a V4L2 device is named /dev/videoN")
@@ -168,24 +189,34 @@ class V4L2Source:
         self._capture.release()
 
 
-def resolve_backend(source: str, backend: str) -> str:
-    """The backend `auto` stands for, from the form of `source`."""
+def resolve_backend(source: str, backend: str = "auto") -> str:
+    """The backend `auto` stands for, from the form of `source` (an image file reads as a folder of one)."""
     if backend != "auto":
         return backend
     if _DEVICE.match(source):
         return "v4l2"
-    return "folder" if Path(source).is_dir() else "file"
+    path = Path(source)
+    return "folder" if path.is_dir() or is_image_file(path) else "file"
 
 
-BACKENDS = {
-    "file": lambda c: VideoFileSource(c.source),
-    "folder": lambda c: ImageFolderSource(c.source),
-    "v4l2": lambda c: V4L2Source(c.source, c.width, c.height, c.fps),
-}
+BACKENDS = ("file", "folder", "v4l2")
 
 
-def open_source(config: CameraSourceConfig) -> FrameSource:
-    """Open the configured source or raise CameraSourceError saying why it cannot be used."""
-    if not config.source:
+def open_source(source: str, backend: str = "auto", width: int = 0, height: int = 0, fps: float = 0.0) -> FrameSource:
+    """Open `source` or raise CameraSourceError saying why it cannot be used; width, height and fps
+    are requests to a V4L2 device."""
+    if not source:
         raise CameraSourceError("", "no source given (set the 'source' parameter)")
-    return BACKENDS[resolve_backend(config.source, config.backend)](config)
+    kind = resolve_backend(source, backend)
+    if kind == "v4l2":
+        return V4L2Source(source, width, height, fps)
+    return ImageFolderSource(source) if kind == "folder" else VideoFileSource(source)
+
+
+def rgb_frames(source: FrameSource) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, RGB image) of every frame until the end of `source`, which is then closed."""
+    try:
+        while (frame := source.read()) is not None:
+            yield source.name, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        source.close()

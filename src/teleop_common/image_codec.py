@@ -1,4 +1,7 @@
-"""sensor_msgs/Image and CompressedImage payloads -> RGB arrays, with precise rejection of bad ones.
+"""sensor_msgs/Image and CompressedImage payloads <-> arrays, with precise rejection of bad ones.
+
+The one codec of the project: the pose node decodes with it, the camera node and the episode
+recorder encode JPEG with it (the recorder needs nothing from the perception package).
 
 Pure numpy/OpenCV on the message's fields, so it is tested without ROS and the node only maps
 a BadImageError to a counted, rate-limited warning.  A compressed payload's size is read from its
@@ -108,3 +111,12 @@ def decode_compressed(data: bytes | memoryview | np.ndarray, max_pixels: int = M
     if image.shape[:2] not in ((height, width), (width, height)):  # the header lied (EXIF rotation is fine)
         raise BadImageError("undecodable", f"decoded {image.shape[1]}x{image.shape[0]}, header says {width}x{height}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def encode_jpeg(bgr: np.ndarray, quality: int) -> bytes:
+    """A BGR frame as JPEG bytes (what CompressedImage 'jpeg' carries)."""
+    ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise BadImageError("jpeg", f"JPEG encoding failed for a {bgr.shape} frame")
+    return jpeg.tobytes()
+
