@@ -52,9 +52,10 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
 from teleop_common.node_support import SENSOR_QOS, STATE_QOS  # noqa: E402
+from teleop_common.paths import REPO_ROOT  # noqa: E402
 from teleop_common.pose_msgs import ns_to_stamp, stamp_to_ns  # noqa: E402
 from teleop_session.camera_info import Calibration  # noqa: E402
-from teleop_session.graph import CAMERA_IMAGE, CAMERA_INFO, POSE_RETARGET, REPO_ROOT, WHOLE_BODY_POSE  # noqa: E402
+from teleop_session.graph import CAMERA_IMAGE, CAMERA_INFO, POSE_RETARGET, WHOLE_BODY_POSE  # noqa: E402
 from teleop_session.processes import NodeProcesses  # noqa: E402
 from teleop_session.session_monitor import SessionLog, SessionMonitor, spinning_monitor  # noqa: E402
 

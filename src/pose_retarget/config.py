@@ -11,8 +11,9 @@ from pathlib import Path
 import yaml
 
 from teleop_common.config import ConfigError, Validated, bounded, choice, from_mapping
+from teleop_common.paths import CONFIG_DIR
 
-ROBOTS_DIR = Path(__file__).resolve().parents[2] / "config" / "robots"
+ROBOTS_DIR = CONFIG_DIR / "robots"
 
 
 def _check_length(key: str, values: tuple, length: int) -> None:

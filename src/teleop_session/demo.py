@@ -33,8 +33,9 @@ from pose_retarget.config import load_robot_config  # noqa: E402
 from pose_retarget.robot import Robot  # noqa: E402
 from teleop_common.config import load  # noqa: E402
 from teleop_common.frame_sources import CameraSourceError, open_source, resolve_backend  # noqa: E402
+from teleop_common.paths import CACHE_DIR  # noqa: E402
 from teleop_session.graph import (  # noqa: E402
-    CAMERA_IMAGE, CAMERA_SOURCE, CONFIG_DIR, EPISODE_RECORDER, POSE_RETARGET, REPO_ROOT, WHOLE_BODY_POSE)
+    CAMERA_IMAGE, CAMERA_SOURCE, CONFIG_DIR, EPISODE_RECORDER, POSE_RETARGET, WHOLE_BODY_POSE)
 from teleop_session.processes import NodeFailed, NodeProcesses  # noqa: E402
 from teleop_session.robot_motion import RobotMotion, measure  # noqa: E402
 from teleop_session.session_monitor import SessionMonitor, spinning_monitor  # noqa: E402
@@ -42,7 +43,7 @@ from teleop_session.session_report import render_video, summarize  # noqa: E402
 from teleop_session.session_video import RobotView  # noqa: E402
 from teleop_session.video_encoder import VideoEncoder  # noqa: E402
 
-DEFAULT_VIDEO = REPO_ROOT / ".cache" / "media" / "operator_arms.mp4"
+DEFAULT_VIDEO = CACHE_DIR / "media" / "operator_arms.mp4"
 DEFAULT_OUT = Path("out/demo/session.mp4")
 READY_TIMEOUT_S = 180.0
 DRAIN_IDLE_S = 1.5

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from pathlib import Path
+
+from teleop_common.paths import CONFIG_DIR
 
 PACKAGE = "whole_body_teleop"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CONFIG_DIR = REPO_ROOT / "config"
 
 # Default topics of the camera feeding the graph (remappable from the launch files / bringup).
 CAMERA_IMAGE = "/camera/image_raw"

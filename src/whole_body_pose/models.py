@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from teleop_common.errors import StartupError
+from teleop_common.paths import CACHE_DIR, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL_DIR = REPO_ROOT / ".cache" / "models"
+DEFAULT_MODEL_DIR = CACHE_DIR / "models"
 MODEL_DIR_ENV = "WBT_MODEL_DIR"
 MANIFEST = "manifest.json"
 PACKAGE = "whole_body_teleop"

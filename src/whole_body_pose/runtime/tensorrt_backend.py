@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from teleop_common.paths import CACHE_DIR
 from whole_body_pose.runtime.base import (
     BackendUnavailableError,
     InferenceError,
@@ -24,7 +25,7 @@ from whole_body_pose.runtime.base import (
 )
 
 WORKSPACE_BYTES = 1 << 30
-DEFAULT_ENGINE_DIR = Path(__file__).resolve().parents[3] / ".cache" / "engines"
+DEFAULT_ENGINE_DIR = CACHE_DIR / "engines"
 
 
 def _import_gpu_stack(device: int) -> tuple[Any, Any]:
