@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from conftest import DATA
 
-from teleop_common.layout import Part
+from teleop_common.layout import HAND_ON_BODY, Part
 from whole_body_pose import roi
 from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.estimator import PartExpertsEstimator, detector_regions, load_experts
-from whole_body_pose.parts import HAND_POINTS, HandStage, SearchBudget
+from whole_body_pose.parts import HandStage, SearchBudget
 from whole_body_pose.tracks import Body, Track
 
 KEY = (0, Part.LEFT_HAND)
@@ -44,7 +44,7 @@ def test_palm_detector_recovers_a_hand_the_body_misplaces(scene, offset_px):
     truth = _stage(experts, palm=True)(image, [_track(crop, body)])[KEY]
 
     misplaced = Body(body.presence, body.pixels.copy(), body.visibility, body.world)
-    for i in HAND_POINTS[Part.LEFT_HAND]:  # wrist, index and pinky shifted off the hand
+    for i in HAND_ON_BODY[Part.LEFT_HAND]:  # wrist, index and pinky shifted off the hand
         misplaced.pixels[i] += offset_px
     assert KEY not in _stage(experts, palm=False)(image, [_track(crop, misplaced)])
     recovered = _stage(experts, palm=True)(image, [_track(crop, misplaced)])
@@ -71,7 +71,7 @@ def test_search_budget_spreads_the_palm_search_over_frames(scene, calls):
     in the next frame; a search cut short is not a miss (no back-off)."""
     experts, image, crop, body = scene
     misplaced = Body(body.presence, body.pixels.copy(), body.visibility, body.world)
-    for i in HAND_POINTS[Part.LEFT_HAND]:
+    for i in HAND_ON_BODY[Part.LEFT_HAND]:
         misplaced.pixels[i] += 45
     unbounded = _stage(experts, palm=True)(image, [_track(crop, misplaced)])[KEY]
     hand, palm = _Counted(experts.hand), _Counted(experts.palm)

@@ -10,11 +10,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from pose_retarget.config import OperatorConfig
-from teleop_common.layout import BODY, Part, index
+from teleop_common.layout import HAND_WRISTS, TORSO
 from teleop_common.pose import PersonPose
-
-_TORSO = [BODY[name] for name in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
-_WRISTS = [index(Part.LEFT_HAND, "wrist"), index(Part.RIGHT_HAND, "wrist")]   # hand-only people have no torso
 
 
 def _box_area(person: PersonPose) -> float:
@@ -25,7 +22,7 @@ def _box_area(person: PersonPose) -> float:
 
 def _closeness(person: PersonPose) -> float:
     """Negative median torso depth (camera z; the hands' wrists without a torso), larger is nearer."""
-    for keypoints in (_TORSO, _WRISTS):
+    for keypoints in (list(TORSO), list(HAND_WRISTS)):   # hand-only people have no torso
         depth = person.points[keypoints, 2]
         depth = depth[np.isfinite(depth) & (depth > 0)]
         if depth.size:

@@ -70,12 +70,6 @@ def _build_parts() -> dict[Part, PartLayout]:
 
 PARTS: dict[Part, PartLayout] = _build_parts()
 NUM_KEYPOINTS: int = sum(p.size for p in PARTS.values())
-PART_NAMES: dict[Part, str] = {
-    Part.BODY: "body", Part.LEFT_HAND: "left_hand", Part.RIGHT_HAND: "right_hand", Part.FACE: "face",
-}
-KEYPOINT_NAMES: tuple[str, ...] = tuple(
-    f"{PART_NAMES[part]}.{name}" for part, layout in PARTS.items() for name in layout.names
-)
 
 BODY = {name: i for i, name in enumerate(BODY_NAMES)}
 HAND = {name: i for i, name in enumerate(HAND_NAMES)}
@@ -84,6 +78,25 @@ HAND = {name: i for i, name in enumerate(HAND_NAMES)}
 def index(part: Part, name: str) -> int:
     """Global index of a named keypoint of a part, e.g. index(Part.RIGHT_HAND, "index_tip")."""
     return PARTS[part].start + PARTS[part].names.index(name)
+
+
+# Keypoint groups the estimators, the tracker and the retargeter share (tuples: index arrays with
+# np.asarray / list(), never a bare tuple as one index).
+SHOULDERS: tuple[int, int] = (BODY["left_shoulder"], BODY["right_shoulder"])
+HIPS: tuple[int, int] = (BODY["left_hip"], BODY["right_hip"])
+TORSO: tuple[int, ...] = SHOULDERS + HIPS            # shoulders, then hips
+FACE_ANCHOR: int = BODY["nose"]                       # the body keypoint a face attaches to
+# The body keypoints of each hand (wrist, index, pinky): where the hand is, seen from the body.
+HAND_ON_BODY: dict[Part, tuple[int, int, int]] = {
+    Part.LEFT_HAND: (BODY["left_wrist"], BODY["left_index"], BODY["left_pinky"]),
+    Part.RIGHT_HAND: (BODY["right_wrist"], BODY["right_index"], BODY["right_pinky"]),
+}
+# Which body-side wrist each hand joins to (DOPE's pose module: body wrists <-> hand roots).
+HAND_ROOT_ON_BODY: dict[Part, int] = {part: points[0] for part, points in HAND_ON_BODY.items()}
+# The body keypoint each attached part hangs from (its depth places the part in 3D).
+PART_ANCHOR: dict[Part, int] = {**HAND_ROOT_ON_BODY, Part.FACE: FACE_ANCHOR}
+# Global indices of the hands' own wrists (hand-only people have no torso).
+HAND_WRISTS: tuple[int, int] = (index(Part.LEFT_HAND, "wrist"), index(Part.RIGHT_HAND, "wrist"))
 
 
 def _edges(pairs: tuple[tuple[str, str], ...], names: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
@@ -136,12 +149,8 @@ PART_EDGES: dict[Part, tuple[tuple[int, int], ...]] = {
 def skeleton_edges() -> tuple[tuple[int, int], ...]:
     """All edges in global keypoint indices, plus DOPE's pose-module joins (wrist to hand root)."""
     edges = [(a + PARTS[p].start, b + PARTS[p].start) for p, local in PART_EDGES.items() for a, b in local]
-    edges.append((BODY["left_wrist"], index(Part.LEFT_HAND, "wrist")))
-    edges.append((BODY["right_wrist"], index(Part.RIGHT_HAND, "wrist")))
+    edges.extend((root, index(part, "wrist")) for part, root in HAND_ROOT_ON_BODY.items())
     return tuple(edges)
 
 
 SKELETON_EDGES = skeleton_edges()
-
-# Which body-side wrist each hand joins to (DOPE's pose module: body wrists <-> hand roots).
-HAND_ROOT_ON_BODY: dict[Part, int] = {Part.LEFT_HAND: BODY["left_wrist"], Part.RIGHT_HAND: BODY["right_wrist"]}

@@ -10,18 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 from teleop_common.camera import CameraIntrinsics
-from teleop_common.layout import PARTS, Part
+from teleop_common.layout import PART_ANCHOR, PARTS, Part
 from teleop_common.pose import PersonPose, empty_keypoints
 from whole_body_pose import lift
 from whole_body_pose.config import GapFillConfig, OneEuroConfig
 from whole_body_pose.filters import OneEuroFilter
-from whole_body_pose.parts import HAND_POINTS, NOSE, FaceObs, HandObs
+from whole_body_pose.parts import FaceObs, HandObs
 from whole_body_pose.tracks import Track
 
 FACE_NOSE_TIP = 1         # face-mesh index of the nose tip (the body's nose keypoint)
 BOX_CONFIDENCE = 0.5      # keypoints at least this confident define the person's box
-_ANCHOR = {Part.LEFT_HAND: HAND_POINTS[Part.LEFT_HAND][0], Part.RIGHT_HAND: HAND_POINTS[Part.RIGHT_HAND][0],
-           Part.FACE: NOSE}
 
 
 class Assembler:
@@ -54,7 +52,7 @@ class Assembler:
             pixels[sl], confidence[sl] = obs.pixels, obs.presence
             if root is None:
                 continue
-            depth = points[_ANCHOR[part], 2]
+            depth = points[PART_ANCHOR[part], 2]
             if part is Part.FACE:
                 points[sl] = lift.back_project(obs.pixels, obs.depth, FACE_NOSE_TIP, depth, camera)
             else:
@@ -77,7 +75,7 @@ class Assembler:
         state = track.parts[part]
         if not state.seen or track.pixels is None or state.missed > self.gap_fill.max_frames:
             return
-        sl, anchor = PARTS[part].slice, _ANCHOR[part]
+        sl, anchor = PARTS[part].slice, PART_ANCHOR[part]
         pixels[sl] = track.pixels[sl] + (pixels[anchor] - track.pixels[anchor])
         points[sl] = track.points[sl] + (points[anchor] - track.points[anchor])
         confidence[sl] = track.confidence[sl] * self.gap_fill.confidence_decay

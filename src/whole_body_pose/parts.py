@@ -20,16 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from teleop_common.layout import BODY, HAND, Part
+from teleop_common.layout import FACE_ANCHOR, HAND, HAND_ON_BODY, Part
 from whole_body_pose import roi
 from whole_body_pose.experts import Detector, FaceLandmarker, HandLandmarker
 from whole_body_pose.tracks import PartTrack, Track
 
-HAND_POINTS: dict[Part, tuple[int, int, int]] = {  # body wrist, index, pinky
-    Part.LEFT_HAND: (BODY["left_wrist"], BODY["left_index"], BODY["left_pinky"]),
-    Part.RIGHT_HAND: (BODY["right_wrist"], BODY["right_index"], BODY["right_pinky"]),
-}
-NOSE = BODY["nose"]
 WRIST_TOLERANCE = 0.5      # hand wrist may sit this fraction of the body-derived crop side from the body wrist
 PALM_SEARCH_SCALE = 2.5    # palm search region side, in body-derived hand crops
 PALM_SEARCH_MIN = 0.3      # ... and at least this fraction of the body crop side
@@ -131,7 +126,7 @@ class HandStage:
         body_rois: dict[Key, np.ndarray] = {}
         requests: list[_Request] = []
         for ti, track in enumerate(tracks):
-            for part, (wi, ii, pi) in HAND_POINTS.items():
+            for part, (wi, ii, pi) in HAND_ON_BODY.items():
                 px = track.body.pixels
                 state = track.parts[part]
                 key = (ti, part)
@@ -151,7 +146,7 @@ class HandStage:
             if result.presence[i] < self.presence:
                 return False
             ti, part = request.key
-            wrist = tracks[ti].body.pixels[HAND_POINTS[part][0]]
+            wrist = tracks[ti].body.pixels[HAND_ON_BODY[part][0]]
             if request.search is None:
                 limit = WRIST_TOLERANCE * body_rois[request.key][roi.W]
             else:
@@ -168,7 +163,7 @@ class HandStage:
             retry = [_Request(r.key, body_rois[r.key], "body", self.refine_passes)
                      for r in failed if r.kind == "tracked"]
             lost = [r for r in failed if r.kind == "body"  # palms only where the body sees the wrist
-                    and tracks[r.key[0]].body.visibility[HAND_POINTS[r.key[1]][0]] >= SEARCH_VISIBLE]
+                    and tracks[r.key[0]].body.visibility[HAND_ON_BODY[r.key[1]][0]] >= SEARCH_VISIBLE]
             if not (self.palm and lost):
                 return retry
             if not budget.take():
@@ -201,7 +196,7 @@ class HandStage:
             mine = np.flatnonzero(found.source == i)
             if not mine.size:
                 continue
-            wrist = tracks[r.key[0]].body.pixels[HAND_POINTS[r.key[1]][0]]
+            wrist = tracks[r.key[0]].body.pixels[HAND_ON_BODY[r.key[1]][0]]
             best = mine[np.argmin(np.linalg.norm(found.keypoints[mine, 0] - wrist, axis=1))]
             box = found.boxes[best]
             crop = roi.hand_from_palm(0.5 * (box[None, :2] + box[None, 2:]), box[None, 2:] - box[None, :2],
@@ -247,7 +242,7 @@ def _resolve_same_hand(hands: dict[Key, HandObs], tracks: list[Track]) -> None:
         palm = np.linalg.norm(left.pixels[HAND["middle_mcp"]] - left.pixels[HAND["wrist"]])
         if np.linalg.norm(left.pixels[0] - right.pixels[0]) > 0.5 * palm:
             continue
-        d = {part: np.linalg.norm(obs.pixels[0] - track.body.pixels[HAND_POINTS[part][0]])
+        d = {part: np.linalg.norm(obs.pixels[0] - track.body.pixels[HAND_ON_BODY[part][0]])
              for part, obs in ((Part.LEFT_HAND, left), (Part.RIGHT_HAND, right))}
         del hands[(ti, max(d, key=d.get))]
 
@@ -271,9 +266,9 @@ class FaceStage:
             if body_rois[key][roi.W] < self.min_side or not _inside(body_rois[key], image):
                 continue
             state = track.parts[Part.FACE]
-            if state.roi is not None and roi.contains(state.roi[None], px[None, NOSE], FACE_TRACK_MARGIN)[0]:
+            if state.roi is not None and roi.contains(state.roi[None], px[None, FACE_ANCHOR], FACE_TRACK_MARGIN)[0]:
                 requests.append(_Request(key, state.roi, "tracked", 0))
-            elif _searchable(state, body_rois[key], track.body.visibility[NOSE]):
+            elif _searchable(state, body_rois[key], track.body.visibility[FACE_ANCHOR]):
                 requests.append(_Request(key, body_rois[key], "body", self.refine_passes))
 
         def accept(request: _Request, result, i: int) -> bool:

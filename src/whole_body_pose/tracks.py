@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from teleop_common.layout import BODY, Part
+from teleop_common.layout import SHOULDERS, TORSO, Part
 from whole_body_pose import roi
 from whole_body_pose.experts import BodyResult
 from whole_body_pose.filters import OneEuroFilter
@@ -29,14 +29,14 @@ DRIFTED = 0.5             # ...and its body may then move this many shoulder sca
                           # jumped to the neighbour (full crops: right person of three found on the
                           # middle one; 0.8 crops: each mostly on their own, measured on the three-people clip)
 DETECTOR_SCALE = 0.7      # shoulder width / detector's upper-body radius (|kp3 - kp2|), measured ~0.6-0.8
-_SHOULDERS = np.array([BODY["left_shoulder"], BODY["right_shoulder"]])
-_TORSO = np.array([BODY["left_shoulder"], BODY["right_shoulder"], BODY["left_hip"], BODY["right_hip"]])
+_SHOULDERS = np.array(SHOULDERS)
+_TORSO = np.array(TORSO)
 
 
 def shoulder_scale(pixels: np.ndarray) -> float:
     """A person's size in pixels that neighbours do not share: shoulder width, or half the torso
     length when the person is seen from the side (shoulders overlap)."""
-    width = float(np.linalg.norm(pixels[BODY["left_shoulder"]] - pixels[BODY["right_shoulder"]]))
+    width = float(np.linalg.norm(pixels[SHOULDERS[0]] - pixels[SHOULDERS[1]]))
     torso = float(np.linalg.norm(pixels[_TORSO[:2]].mean(axis=0) - pixels[_TORSO[2:]].mean(axis=0)))
     return max(width, 0.5 * torso, 1.0)
 

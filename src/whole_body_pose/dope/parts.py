@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from teleop_common.layout import BODY, BODY_NAMES, FACE_EDGES, HAND, HAND_NAMES
+from teleop_common.layout import (BODY, BODY_NAMES, FACE_ANCHOR, FACE_EDGES, HAND, HAND_NAMES, HAND_ROOT_ON_BODY, TORSO,
+                                   Part)
 
 PART_NAMES: tuple[str, ...] = ("body", "hand", "face")
 
@@ -49,8 +50,8 @@ FACE_SUBSET: tuple[int, ...] = tuple(sorted({i for edge in FACE_EDGES for i in e
 OURS: dict[str, PartJoints] = {
     "body": PartJoints(
         "body", tuple(range(len(BODY_NAMES))),
-        centre=(BODY["left_shoulder"], BODY["right_shoulder"], BODY["left_hip"], BODY["right_hip"]),
-        attach=(("left_wrist", BODY["left_wrist"]), ("right_wrist", BODY["right_wrist"]), ("head", BODY["nose"]))),
+        centre=TORSO, attach=(("left_wrist", HAND_ROOT_ON_BODY[Part.LEFT_HAND]),
+                              ("right_wrist", HAND_ROOT_ON_BODY[Part.RIGHT_HAND]), ("head", FACE_ANCHOR))),
     "hand": PartJoints("hand", tuple(range(len(HAND_NAMES))), centre=(HAND["wrist"],), attach=(("root", HAND["wrist"]),)),
     "face": PartJoints("face", FACE_SUBSET, centre=tuple(range(len(FACE_SUBSET)))),
 }
