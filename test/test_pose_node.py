@@ -120,16 +120,28 @@ def test_node_publishes_poses_with_image_stamp_and_survives_bad_images(ros_node,
     assert set(stages) == set(POSE_STAGES), stages
     assert all(np.isfinite(ms) for ms in stages.values()) and stages["body"] > 0.0 and stages["face"] > 0.0
 
+    def send_until_counted(message, publisher, what: str) -> None:
+        """Publish a bad image until the node has counted one more bad image (the node keeps only the
+        latest frame, so the next one is sent only once this one was taken)."""
+        def bad_images() -> int:
+            return sum(n for key, n in list(pose_node.counters.items()) if key.startswith("error.bad_image."))
+        before = bad_images()
+
+        def counted() -> bool:
+            if bad_images() > before:
+                return True
+            publisher.publish(message)
+            return False
+        assert spin_until(nodes, counted, timeout_s=20), f"the node did not count the bad image ({what})"
+
     for index, kind in enumerate(BAD_IMAGES):
         bad = _image_msg(rgb, 200 + index)
         BAD_IMAGES[kind](bad)
-        image_pub.publish(bad)
-        spin_until(nodes, lambda: False, timeout_s=0.3)
-    for index, pixels in enumerate((np.zeros((1, 1), np.uint8), np.zeros((6000, 6000), np.uint8))):
+        send_until_counted(bad, image_pub, kind)
+    send_until_counted(_image_msg(np.zeros((1, 1, 3), np.uint8), 250), image_pub, "1x1 raw image")
+    for pixels in (np.zeros((1, 1), np.uint8), np.zeros((6000, 6000), np.uint8)):
         ok, png = cv2.imencode(".png", pixels)  # a 1x1 image, and a small file claiming 36 Mpx
-        image_pub.publish(_image_msg(np.zeros((1, 1, 3), np.uint8), 250))
-        compressed_pub.publish(CompressedImage(format="png", data=png.tobytes()))
-        spin_until(nodes, lambda: False, timeout_s=0.3)
+        send_until_counted(CompressedImage(format="png", data=png.tobytes()), compressed_pub, f"{pixels.shape} PNG")
     # still serving, in every accepted encoding and compressed
     for stamp, encoding in ((301, "bgr8"), (302, "mono8")):
         assert send_until_answered(_image_msg(rgb, stamp, encoding), image_pub, stamp).poses
