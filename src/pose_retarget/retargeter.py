@@ -105,10 +105,11 @@ class Retargeter:
     def _distances(self) -> dict[str, tuple[float, float]]:
         """Position (m) and orientation (rad) distance of each end effector to its target."""
         distances = {}
+        poses = self.robot.ee_poses(self.q)
         for arm in self.robot.arms:
             target = self._targets.get(arm.name)
             if target is not None:
-                position, rotation = self.check.ee_pose(arm)
+                position, rotation = poses[arm.name]
                 distances[arm.name] = (float(np.linalg.norm(position - target.position)),
                                        _angle(rotation, target.rotation))
         return distances

@@ -137,6 +137,15 @@ class Robot:
         # Where each operator shoulder lands, given in the arm's base frame (fixed to the world).
         self.anchors = {arm.name: data.xpos[arm.base_body] + data.xmat[arm.base_body].reshape(3, 3) @ arm.config.anchor
                         for arm in self.arms}
+        self._data = data                 # scratch of ee_poses (the safety check keeps its own)
+
+    def ee_poses(self, q: np.ndarray, data: mujoco.MjData | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """World position and rotation of each arm's end-effector site at configuration `q`."""
+        data = self._data if data is None else data
+        data.qpos[:] = q
+        mujoco.mj_kinematics(self.model, data)
+        return {arm.name: (data.site_xpos[arm.site].copy(), data.site_xmat[arm.site].reshape(3, 3).copy())
+                for arm in self.arms}
 
     @property
     def name(self) -> str:

@@ -101,10 +101,6 @@ class MujocoCheck:
         singular = np.linalg.svd(jacobian, compute_uv=False)
         return float(singular[0] / singular[-1]) if singular[-1] > 1e-12 else float("inf")
 
-    def ee_pose(self, arm: Arm) -> tuple[np.ndarray, np.ndarray]:
-        """End-effector position and rotation at the accepted configuration."""
-        return self.data.site_xpos[arm.site].copy(), self.data.site_xmat[arm.site].reshape(3, 3).copy()
-
     def probe(self, arm: Arm, q: np.ndarray) -> tuple[np.ndarray, float]:
         """End-effector position and Jacobian condition of `arm` at `q` (the accepted state is untouched)."""
         self._probe.qpos[:] = q

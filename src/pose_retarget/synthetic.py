@@ -43,11 +43,7 @@ class OperatorModel:
 
 
 def end_effector_poses(robot: Robot, q: np.ndarray, data: mujoco.MjData | None = None) -> dict[str, Pose]:
-    data = mujoco.MjData(robot.model) if data is None else data
-    data.qpos[:] = q
-    mujoco.mj_kinematics(robot.model, data)
-    return {arm.name: (data.site_xpos[arm.site].copy(), data.site_xmat[arm.site].reshape(3, 3).copy())
-            for arm in robot.arms}
+    return robot.ee_poses(q, data)
 
 
 def _hand_local(side: str, palm: float, width: float, pinch: float) -> dict[str, np.ndarray]:
