@@ -131,13 +131,13 @@ def main() -> int:
 
     # speed: same frames, same runtime and threads
     dope = DopeEstimator(model, merge_settings(DopeConfig()))
-    experts = build_estimator(PoseNodeConfig(backend="onnxruntime", num_threads=THREADS))
+    experts = build_estimator(PoseNodeConfig(estimator="experts", num_threads=THREADS))
     clip = _frames(100, 60)
     _time_pair(experts, dope, clip[:5])                                       # warm-up
     experts.reset()
     timed = _time_pair(experts, dope, clip)
     # people: 2x2 collages of messi5.jpg (the experts' detector needs 2x2 tiles to find them all)
-    tiled = build_estimator(PoseNodeConfig(backend="onnxruntime", num_threads=THREADS, detector_tiles=2))
+    tiled = build_estimator(PoseNodeConfig(estimator="experts", num_threads=THREADS, detector_tiles=2))
     messi = cv2.cvtColor(cv2.imread(str(REPO / ".cache" / "media" / "messi5.jpg")), cv2.COLOR_BGR2RGB)
     by_people = {}
     for people in (1, 2, 3, 4):

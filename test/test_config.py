@@ -21,7 +21,7 @@ def _start(executable: str, *ros_args: str, timeout_s: float = 60) -> subprocess
 
 
 @pytest.mark.parametrize("spec,key,value,accepted", [
-    (WHOLE_BODY_POSE, "backend", "cuda", "onnxruntime | tensorrt | dope"),
+    (WHOLE_BODY_POSE, "runtime", "cuda", "onnxruntime | tensorrt | torch"),
     (WHOLE_BODY_POSE, "default_fov_deg", "500.0", "[10"),
     (POSE_RETARGET, "operator.selection", "tallest", "largest"),
 ], ids=["pose-backend", "pose-fov", "retarget-operator"])

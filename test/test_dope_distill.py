@@ -117,7 +117,7 @@ def test_pose_node_backend_dope_builds_and_estimates(pseudo_gt, trained, tmp_pat
 
     net = trained[0]
     export_onnx(net, tmp_path / "dope.onnx", WIDTH, HEIGHT)
-    estimator = build_estimator(PoseNodeConfig(backend="dope", model_dir=str(tmp_path)))
+    estimator = build_estimator(PoseNodeConfig(estimator="dope", model_dir=str(tmp_path)))
     capture = cv2.VideoCapture(str(VIDEO))
     capture.set(cv2.CAP_PROP_POS_FRAMES, 60)
     ok, bgr = capture.read()
@@ -141,9 +141,9 @@ def test_pose_node_backend_dope_builds_and_estimates(pseudo_gt, trained, tmp_pat
 
     # the training checkpoint itself runs in torch and gives the same poses as its ONNX export
     _, _, _, out = trained
-    in_torch = DopeEstimator(open_model(DopeConfig(model=str(out / LAST_NAME), runtime="torch", input_width=WIDTH,
-                                                   input_height=HEIGHT, num_proposals=net.spec.post_nms_top_n),
-                                        tmp_path, 2), merge_settings(DopeConfig()))
+    in_torch = DopeEstimator(open_model(PoseNodeConfig(estimator="dope", runtime="torch", num_threads=2, dope=DopeConfig(
+        model=str(out / LAST_NAME), input_width=WIDTH, input_height=HEIGHT, num_proposals=net.spec.post_nms_top_n)),
+        tmp_path), merge_settings(DopeConfig()))
     same = in_torch.process(rgb, 123, "camera_optical", None)
     assert len(same.poses) == len(frame.poses)
     for a, b in zip(same.poses, frame.poses):
@@ -164,7 +164,7 @@ def test_pose_node_serves_backend_dope_over_dds(trained, tmp_path, ros_node) -> 
     export_onnx(trained[0], tmp_path / "dope.onnx", WIDTH, HEIGHT)
     client = ros_node("camera")
     node = WholeBodyPoseNode(context=client.context, parameter_overrides=[
-        Parameter("backend", value="dope"), Parameter("model_dir", value=str(tmp_path))])
+        Parameter("estimator", value="dope"), Parameter("model_dir", value=str(tmp_path))])
     try:
         capture = cv2.VideoCapture(str(VIDEO))
         capture.set(cv2.CAP_PROP_POS_FRAMES, 60)

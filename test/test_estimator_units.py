@@ -22,13 +22,28 @@ def test_yaml_holds_the_defaults():
     assert load(PoseNodeConfig, REPO / "config" / "whole_body_pose.yaml") == PoseNodeConfig()
 
 
-@pytest.mark.parametrize(("key", "value"), [("backend", "openvino"), ("max_people", 0), ("default_fov_deg", 175.0),
+@pytest.mark.parametrize(("key", "value"), [("runtime", "openvino"), ("estimator", "openpose"), ("tensorrt.max_batch", 0),
+                                            ("max_people", 0), ("default_fov_deg", 175.0),
                                             ("one_euro.beta", -1.0), ("gap_fill.confidence_decay", 1.5),
                                             ("detector_tiles", 2.5), ("enable_hands", "yes")])
 def test_bad_values_name_the_key(key, value):
     with pytest.raises(ConfigError) as error:
         from_mapping(PoseNodeConfig, {key: value})
     assert error.value.key == key
+
+
+def test_estimator_and_runtime_are_separate_parameters():
+    """The network (experts | dope) and what runs it (onnxruntime | tensorrt | torch), TensorRT from YAML keys."""
+    config = from_mapping(PoseNodeConfig, {"estimator": "dope", "runtime": "tensorrt", "num_threads": 3, "fp16": False,
+                                           "tensorrt.max_batch": 4, "tensorrt.opt_batch": 3, "tensorrt.device": 1})
+    options = config.runtime_options()
+    assert (options.threads, options.fp16, options.max_batch, options.opt_batch, options.device) == (3, False, 4, 3, 1)
+    with pytest.raises(ConfigError) as error:
+        from_mapping(PoseNodeConfig, {"runtime": "torch"})          # torch runs DOPE checkpoints, not the experts
+    assert error.value.key == "runtime"
+    with pytest.raises(ConfigError) as error:
+        from_mapping(PoseNodeConfig, {"tensorrt.opt_batch": 16, "tensorrt.max_batch": 4})
+    assert error.value.key == "tensorrt.opt_batch" or error.value.key == "opt_batch"
 
 
 def test_camera_from_field_of_view():
@@ -57,12 +72,12 @@ def test_registry_builds_by_name_and_rejects_unknown_names():
     built = []
 
     def factory(config: PoseNodeConfig):
-        built.append(config.backend)
+        built.append(config.estimator)
         return "estimator"
 
     def config_for(name: str) -> PoseNodeConfig:
         config = PoseNodeConfig()
-        config.backend = name          # a plugin's name is outside the YAML choices, which validate at creation
+        config.estimator = name        # a plugin's name is outside the YAML choices, which validate at creation
         return config
 
     register_estimator("test_only_backend", factory)

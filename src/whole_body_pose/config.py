@@ -4,9 +4,11 @@ Every field is validated by teleop_common.config: a bad value fails at start-up 
 and what it accepts.  Flattened (dotted) names are the ROS parameter names.  (No postponed
 annotations here: teleop_common.node_support reads nested dataclass types from `field.type`.)
 """
+import dataclasses
 from dataclasses import dataclass, field
 
-from teleop_common.config import Validated, bounded, choice
+from teleop_common.config import ConfigError, Validated, bounded, choice
+from whole_body_pose.runtime.base import RuntimeOptions, TensorRTOptions
 
 
 @dataclass
@@ -33,16 +35,14 @@ class GapFillConfig(Validated):
 
 @dataclass
 class DopeConfig(Validated):
-    """Which DOPE model runs, on which runtime, and how its proposals are merged.
+    """Which DOPE model runs and how its proposals are merged (estimator: dope).
 
-    `model` is an exported ONNX file (runs on any registered inference runtime, e.g. onnxruntime
-    or tensorrt) or a training checkpoint (.pt, runs in torch; also the public DOPE checkpoints).
-    The defaults are the real-time configuration: small input, 50 proposals, FP16 where a GPU
-    runtime offers it.
+    `model` is an exported ONNX file (runs on the configured `runtime`: onnxruntime or tensorrt)
+    or a training checkpoint (.pt, `runtime: torch`; also the public DOPE checkpoints).
+    The defaults are the real-time configuration: small input, 50 proposals.
     """
 
     model: str = ""                                         # "" = <model_dir>/dope.onnx
-    runtime: str = choice("onnxruntime", "tensorrt", "torch")
     input_width: int = bounded(320, 64, 2048)               # torch runtime; an ONNX file fixes its own size
     input_height: int = bounded(240, 64, 2048)
     num_proposals: int = bounded(50, 1, 2000)               # torch runtime; an ONNX file fixes its own
@@ -52,16 +52,18 @@ class DopeConfig(Validated):
     merge_iou: float = bounded(0.3, 0.0, 1.0)               # region overlap that merges two proposals
     merge_similarity_3d: float = bounded(0.5, 0.0, 10.0)    # 3D distance / pose radius that merges two proposals
     suppress_iou: float = bounded(0.3, 0.0, 1.0)            # region overlap that drops a weaker proposal
-    fp16: bool = True                                       # half precision on CUDA (torch) / TensorRT
 
 
 @dataclass
 class PoseNodeConfig(Validated):
     """Top-level configuration of the estimator (and of the ROS node that wraps it)."""
 
-    backend: str = choice("onnxruntime", "tensorrt", "dope")  # inference runtime / network
+    estimator: str = choice("experts", "dope")          # the network: MediaPipe part experts / one DOPE network
+    runtime: str = choice("onnxruntime", "tensorrt", "torch")  # what runs it (torch: DOPE checkpoints only)
     model_dir: str = ""                                # empty = default model cache
     num_threads: int = bounded(2, 1, 64)               # CPU threads of the inference runtime
+    fp16: bool = True                                  # half precision where the runtime offers it (TensorRT, torch on CUDA)
+    tensorrt: TensorRTOptions = field(default_factory=TensorRTOptions)  # engine settings (runtime: tensorrt)
     max_people: int = bounded(4, 1, 16)
     detect_every_n_frames: int = bounded(10, 1, 1000)  # detector cadence while fewer than max_people are tracked
     detector_tiles: int = bounded(1, 1, 4)             # 1 = whole frame; n>1 adds an n x n grid of tiles
@@ -89,7 +91,14 @@ class PoseNodeConfig(Validated):
     default_fov_deg: float = bounded(60.0, 10, 170)    # horizontal field of view when no CameraInfo
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
     gap_fill: GapFillConfig = field(default_factory=GapFillConfig)
-    dope: DopeConfig = field(default_factory=DopeConfig)  # used when backend is dope
+    dope: DopeConfig = field(default_factory=DopeConfig)  # used when estimator is dope
     publish_markers: bool = True
     publish_annotated_image: bool = False
 
+    def check(self) -> None:
+        if self.runtime == "torch" and self.estimator != "dope":
+            raise ConfigError("runtime", self.runtime, "onnxruntime | tensorrt (torch runs DOPE checkpoints only)")
+
+    def runtime_options(self) -> RuntimeOptions:
+        """What the inference runtime is opened with."""
+        return RuntimeOptions(threads=self.num_threads, fp16=self.fp16, **dataclasses.asdict(self.tensorrt))

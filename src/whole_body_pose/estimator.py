@@ -28,7 +28,7 @@ from whole_body_pose.models import ModelStore
 from whole_body_pose.parts import FaceStage, HandStage, SearchBudget
 from whole_body_pose.phantoms import phantom_reason
 from whole_body_pose.pipeline import check_image
-from whole_body_pose.runtime import RuntimeOptions, open_session
+from whole_body_pose.runtime import open_session
 from whole_body_pose.tracks import Body, Track, associate, crowded, drifted, duplicates, tighten
 
 TILE_OVERLAP = 1.25  # detector tiles are this much larger than an exact n x n split
@@ -46,10 +46,10 @@ class Experts:
 def load_experts(config: PoseNodeConfig) -> Experts:
     """Open the five models with the configured runtime (sha256-checked by the model store)."""
     store = ModelStore(config.model_dir or None)
-    options = RuntimeOptions(threads=config.num_threads)
+    options = config.runtime_options()
 
     def session(name: str):
-        return open_session(config.backend, store.path(name), options), store.info(name)
+        return open_session(config.runtime, store.path(name), options), store.info(name)
 
     return Experts(detector=Detector(*session("pose_detection"), POSE_DETECTOR_STRIDES, 4),
                    body=BodyLandmarker(*session("pose_landmark")),

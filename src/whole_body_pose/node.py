@@ -53,12 +53,12 @@ class WholeBodyPoseNode(Node):
         self._worker = threading.Thread(target=self._work, name="pose_worker", daemon=True)
         self._worker.start()
         image_topic = self.resolve_topic_name("image")
-        self.get_logger().info(f"backend '{self.config.backend}' ready; waiting for images on {image_topic}"
-                               f" (or {image_topic}/compressed)")
+        self.get_logger().info(f"estimator '{self.config.estimator}' on {self.config.runtime} ready; "
+                               f"waiting for images on {image_topic} (or {image_topic}/compressed)")
 
     def _figures(self) -> dict[str, Any]:
         return {"fps": self.latency.rate_hz(), "latency_ms_p50": self.latency.percentile(50),
-                "latency_ms_p99": self.latency.percentile(99), "backend": self.config.backend,
+                "latency_ms_p99": self.latency.percentile(99), "estimator": self.config.estimator, "runtime": self.config.runtime,
                 **self.stage_times.stats.figures(),
                 **dict(getattr(self.estimator, "stats", {}))}  # e.g. phantom_bodies rejected
 

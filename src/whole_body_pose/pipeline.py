@@ -1,8 +1,8 @@
 """The estimator interface the node and the CLI use, and the registry that picks an implementation.
 
-`build_estimator(config)` resolves `config.backend` through a registry instead of `if` chains:
-the MediaPipe part-expert pipeline registers itself for the "onnxruntime" and "tensorrt" runtimes;
-another estimator (e.g. DOPE) registers with `register_estimator(name, factory)`.  A name not yet
+`build_estimator(config)` resolves `config.estimator` through a registry instead of `if` chains
+(`config.runtime`, the inference runtime, is the estimator's business): the MediaPipe part-expert
+pipeline is "experts"; another estimator (e.g. DOPE) registers with `register_estimator(name, factory)`.  A name not yet
 registered is looked up as the plugin module `whole_body_pose.<name>`, whose import registers it,
 so optional heavy dependencies load only when chosen.
 """
@@ -24,7 +24,7 @@ class InvalidImageError(ValueError):
 
 
 class UnknownEstimatorError(ValueError):
-    """No estimator is registered under the configured backend name."""
+    """No estimator is registered under the configured name."""
 
 
 class Estimator(Protocol):
@@ -42,19 +42,18 @@ EstimatorFactory = Callable[[PoseNodeConfig], Estimator]
 
 # name -> factory, or "module:attribute" imported on first use.
 _REGISTRY: dict[str, Union[EstimatorFactory, str]] = {
-    "onnxruntime": "whole_body_pose.estimator:build_part_experts",
-    "tensorrt": "whole_body_pose.estimator:build_part_experts",
+    "experts": "whole_body_pose.estimator:build_part_experts",
 }
 
 
 def register_estimator(name: str, factory: EstimatorFactory | str) -> None:
-    """Make `config.backend == name` build its estimator with `factory(config)` (or "module:attribute")."""
+    """Make `config.estimator == name` build its estimator with `factory(config)` (or "module:attribute")."""
     _REGISTRY[name] = factory
 
 
 def build_estimator(config: PoseNodeConfig) -> Estimator:
-    """The estimator registered under `config.backend`, built from `config`."""
-    name = config.backend
+    """The estimator registered under `config.estimator`, built from `config`."""
+    name = config.estimator
     if name not in _REGISTRY:
         plugin = f"whole_body_pose.{name}"
         try:
@@ -64,7 +63,7 @@ def build_estimator(config: PoseNodeConfig) -> Estimator:
                 raise
     factory = _REGISTRY.get(name)
     if factory is None:
-        raise UnknownEstimatorError(f"no estimator registered for backend {name!r}; registered: "
+        raise UnknownEstimatorError(f"no estimator registered as {name!r}; registered: "
                                     f"{', '.join(_REGISTRY)}")
     if isinstance(factory, str):
         module_name, attribute = factory.split(":")

@@ -1,6 +1,6 @@
-"""DOPE: one whole-body network distilled from the part experts (backend `dope` of the pose node).
+"""DOPE: one whole-body network distilled from the part experts (estimator `dope` of the pose node).
 
-Importing the package registers the backend with the estimator registry; the network and its
+Importing the package registers the estimator with the estimator registry; the network and its
 runtime load only when the estimator is built.
 """
 from whole_body_pose.pipeline import register_estimator

@@ -1,4 +1,4 @@
-"""The `dope` backend of the pose estimator: one network instead of the expert cascade.
+"""The `dope` estimator of the pose node: one network instead of the expert cascade.
 
 `DopeEstimator.process(image_rgb, stamp_ns, frame_id, camera) -> PoseFrame` like the experts'
 pipeline: the image is letterboxed to the network's input, the network runs (ONNX file on a
@@ -75,13 +75,15 @@ class RuntimeModel:
         return self.session.run({INPUT_NAME: images})
 
 
-def open_model(config: DopeConfig, model_dir: str | Path, threads: int) -> DopeModel:
-    path = Path(config.model) if config.model else Path(model_dir) / DEFAULT_MODEL
+def open_model(config: PoseNodeConfig, model_dir: str | Path) -> DopeModel:
+    """The configured DOPE model (`config.dope`) on the configured runtime."""
+    dope = config.dope
+    path = Path(dope.model) if dope.model else Path(model_dir) / DEFAULT_MODEL
     if config.runtime == "torch":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        net = with_proposals(load_network(path), config.num_proposals)
-        return TorchModel(net, config.input_width, config.input_height, device, config.fp16)
-    return RuntimeModel(path, config.runtime, RuntimeOptions(threads=threads, fp16=config.fp16))
+        net = with_proposals(load_network(path), dope.num_proposals)
+        return TorchModel(net, dope.input_width, dope.input_height, device, config.fp16)
+    return RuntimeModel(path, config.runtime, config.runtime_options())
 
 
 def merge_settings(config: DopeConfig) -> dict[str, MergeSettings]:
@@ -168,6 +170,6 @@ class DopeEstimator:
 
 
 def build_dope_estimator(config: PoseNodeConfig) -> DopeEstimator:
-    """The estimator for the pose node's configuration (`PoseNodeConfig` with backend `dope`)."""
-    model = open_model(config.dope, resolve_model_dir(config.model_dir or None), config.num_threads)
+    """The estimator for the pose node's configuration (`PoseNodeConfig` with estimator `dope`)."""
+    model = open_model(config, resolve_model_dir(config.model_dir or None))
     return DopeEstimator(model, merge_settings(config.dope), config.default_fov_deg)

@@ -18,8 +18,8 @@ def pipeline_teacher(config_path: str | None = None) -> Expert:
     from whole_body_pose.pipeline import build_estimator
 
     config = load(PoseNodeConfig, config_path) if config_path else PoseNodeConfig()
-    if config.backend == "dope":
-        raise ValueError("the teachers are the part experts: choose an expert backend (e.g. onnxruntime), not 'dope'")
+    if config.estimator != "experts":
+        raise ValueError(f"the teachers are the part experts: choose estimator 'experts', not {config.estimator!r}")
     config = dataclasses.replace(config, detect_every_n_frames=1,
                                  one_euro=dataclasses.replace(config.one_euro, enabled=False),
                                  gap_fill=dataclasses.replace(config.gap_fill, max_frames=0))

@@ -5,6 +5,7 @@ from whole_body_pose.runtime.base import (
     InferenceRuntimeError,
     InferenceSession,
     RuntimeOptions,
+    TensorRTOptions,
     UnknownBackendError,
     backend_names,
     open_session,
@@ -12,5 +13,5 @@ from whole_body_pose.runtime.base import (
 
 __all__ = [
     "BackendUnavailableError", "InferenceError", "InferenceRuntimeError", "InferenceSession",
-    "RuntimeOptions", "UnknownBackendError", "backend_names", "open_session",
+    "RuntimeOptions", "TensorRTOptions", "UnknownBackendError", "backend_names", "open_session",
 ]

@@ -44,19 +44,25 @@ class InferenceSession(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
-class RuntimeOptions(Validated):
-    """Backend settings; a plain config dataclass so it can nest in the pipeline configuration."""
+class TensorRTOptions(Validated):
+    """TensorRT engine settings (the pose node's `tensorrt.*` parameters)."""
 
-    threads: int = bounded(2, 1, 64)  # ONNX Runtime intra-op threads
-    max_batch: int = bounded(8, 1, 256)  # TensorRT profile maximum; larger batches run in chunks
-    opt_batch: int = bounded(2, 1, 256)  # TensorRT profile optimum
-    fp16: bool = True  # TensorRT FP16 kernels
-    engine_cache_dir: str = ""  # TensorRT engines; "" = <repo>/.cache/engines
-    device: int = bounded(0, 0, 64)  # CUDA device index (TensorRT)
+    max_batch: int = bounded(8, 1, 256)  # optimisation profile maximum; larger batches run in chunks
+    opt_batch: int = bounded(2, 1, 256)  # optimisation profile optimum
+    engine_cache_dir: str = ""  # built engines; "" = <repo>/.cache/engines
+    device: int = bounded(0, 0, 64)  # CUDA device index
 
     def check(self) -> None:
         if self.opt_batch > self.max_batch:
             raise ConfigError("opt_batch", self.opt_batch, f"an integer in [1, max_batch={self.max_batch}]")
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeOptions(TensorRTOptions):
+    """Everything a backend is opened with: the TensorRT settings plus CPU threads and precision."""
+
+    threads: int = bounded(2, 1, 64)  # ONNX Runtime intra-op threads
+    fp16: bool = True  # TensorRT FP16 kernels
 
 
 BackendFactory = Callable[[Path, RuntimeOptions], InferenceSession]
