@@ -6,6 +6,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,3 +121,27 @@ def test_folder_loops_with_raw_transport(ros_node, tmp_path):
     for image in images:
         info = by_stamp.get(stamp_to_ns(image.header.stamp))
         assert info is None or (info.width, info.height) == (image.width, image.height)
+
+
+def test_player_core_paces_counts_and_calibrates_without_ros(tmp_path):
+    """The camera session core: a folder at 50 fps, a bad file counted and skipped, max_frames, FOV calibration."""
+    import threading
+
+    from teleop_common.stats import EventCounter
+    from teleop_session.camera_config import CameraSourceConfig
+    from teleop_session.camera_player import CameraPlayer
+
+    frame = cv2.imread(str(MEDIA / "messi5.jpg"))
+    for name in ("a.png", "c.png", "d.png"):
+        cv2.imwrite(str(tmp_path / name), frame)
+    (tmp_path / "b.png").write_bytes(b"not a png")
+    counters, reports, published = EventCounter(), [], []
+    config = CameraSourceConfig(source=str(tmp_path), fps=50.0, max_frames=2, fov_deg=90.0)
+    player = CameraPlayer(config, counters, lambda kind, detail: reports.append(kind), threading.Event())
+    assert player.play(lambda f: published.append(time.monotonic())) is True
+    assert len(published) == 2 and counters["frames"] == 2 and reports == ["bad_frame"]
+    assert published[1] - published[0] >= 1 / 50 - 1e-3     # c waits for its slot on the 50 fps schedule
+    calibration = player.calibration_for(frame)
+    assert (calibration.width, calibration.height) == (frame.shape[1], frame.shape[0])
+    assert abs(calibration.k[0] - frame.shape[1] / 2) < 1e-6   # 90 degrees: f = width / 2
+    player.close()
