@@ -43,11 +43,10 @@ class Assembler:
             state = track.parts[part]
             sl = PARTS[part].slice
             if obs is None:
-                state.roi = None
-                state.missed += 1
+                state.missed_frame()
                 self._hold(track, part, pixels, points, confidence)
                 continue
-            state.roi, state.missed, state.seen = obs.roi, 0, True
+            state.observed(obs.roi)
             present.add(part)
             pixels[sl], confidence[sl] = obs.pixels, obs.presence
             if root is None:

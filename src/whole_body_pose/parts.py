@@ -134,7 +134,7 @@ class HandStage:
                 if (track.body.visibility[wi] < self.wrist_visibility or body_rois[key][roi.W] < self.min_side
                         or not _inside(body_rois[key], image)):
                     continue
-                pending, state.pending = state.pending, None
+                pending = state.take_palm()
                 if state.roi is not None and roi.contains(state.roi[None], px[None, wi], HAND_TRACK_MARGIN)[0]:
                     requests.append(_Request(key, state.roi, "tracked", 0))
                 elif pending is not None:        # a palm crop the last frame's search found but did not try
@@ -175,7 +175,7 @@ class HandStage:
         hands, left = _rounds(lambda rois: self.landmarker(image, rois), requests, accept, observe, fallback, budget)
         for request in left:
             if request.kind == "palm":
-                tracks[request.key[0]].parts[request.key[1]].pending = (request.roi, request.search)
+                tracks[request.key[0]].parts[request.key[1]].palm_found(request.roi, request.search)
         _resolve_same_hand(hands, tracks)
         searching = {r.key for r in left + unsearched}
         _remember_failures(tracks, [r for r in requests if r.key not in searching], hands, body_rois,
@@ -216,21 +216,17 @@ def _searchable(state: PartTrack, body_roi: np.ndarray, anchor_visibility: float
     the back costs a crop now and then, not one per frame."""
     if state.failed is None:
         return True
-    state.wait -= 1
+    waited = state.tick_wait() <= 0
     moved = (np.linalg.norm(body_roi[:2] - state.failed[:2]) > SEARCH_MOVED * state.failed[roi.W]
              or abs(body_roi[roi.W] / state.failed[roi.W] - 1.0) > SEARCH_MOVED)
-    return state.wait <= 0 or (moved and anchor_visibility >= SEARCH_VISIBLE)
+    return waited or (moved and anchor_visibility >= SEARCH_VISIBLE)
 
 
 def _remember_failures(tracks: list[Track], requests: list[_Request], found: dict, body_rois: dict[Key, np.ndarray],
                        retry_interval: int) -> None:
     for request in requests:
-        state = tracks[request.key[0]].parts[request.key[1]]
-        if request.key in found:
-            state.failed, state.misses = None, 0
-        else:
-            state.failed, state.wait = body_rois[request.key], retry_interval * 2 ** min(state.misses, MAX_BACKOFF)
-            state.misses += 1
+        tracks[request.key[0]].parts[request.key[1]].searched(request.key in found, body_rois[request.key],
+                                                               retry_interval, MAX_BACKOFF)
 
 
 def _resolve_same_hand(hands: dict[Key, HandObs], tracks: list[Track]) -> None:

@@ -79,7 +79,8 @@ class CropSmoother:
 
 @dataclass
 class PartTrack:
-    """A hand or the face of one person."""
+    """A hand or the face of one person: its crop state, changed only through these methods
+    (by the hand/face stages in parts.py, the assembler and the estimator's face cadence)."""
 
     roi: np.ndarray | None = None  # crop derived from this part's last landmarks (None: re-crop from the body)
     missed: int = 0                # frames since last observed
@@ -88,6 +89,37 @@ class PartTrack:
     wait: int = 0                     # frames before searching that unchanged crop again
     misses: int = 0                   # searches in a row that found nothing
     pending: tuple[np.ndarray, np.ndarray] | None = None  # palm crop (and its search region) found, not yet tried
+
+    def observed(self, crop: np.ndarray) -> None:
+        """Found this frame: the next frame tracks it from `crop`."""
+        self.roi, self.missed, self.seen = crop, 0, True
+
+    def missed_frame(self) -> None:
+        """Not found this frame: the next search re-crops from the body."""
+        self.roi = None
+        self.missed += 1
+
+    def palm_found(self, crop: np.ndarray, search: np.ndarray) -> None:
+        """A palm detection gave a crop that was not tried yet (tried first next frame)."""
+        self.pending = (crop, search)
+
+    def take_palm(self) -> tuple[np.ndarray, np.ndarray] | None:
+        pending, self.pending = self.pending, None
+        return pending
+
+    def searched(self, found: bool, body_crop: np.ndarray, retry_frames: int, max_backoff: int) -> None:
+        """A search from the body's crop ended: forget failures, or wait `retry_frames` (doubled per
+        further miss, up to 2**max_backoff times) before searching that unchanged crop again."""
+        if found:
+            self.failed, self.misses = None, 0
+        else:
+            self.failed, self.wait = body_crop, retry_frames * 2 ** min(self.misses, max_backoff)
+            self.misses += 1
+
+    def tick_wait(self) -> int:
+        """One frame of the retry wait passed; the frames left."""
+        self.wait -= 1
+        return self.wait
 
 
 @dataclass
