@@ -199,9 +199,6 @@ def resolve_backend(source: str, backend: str = "auto") -> str:
     return "folder" if path.is_dir() or is_image_file(path) else "file"
 
 
-BACKENDS = ("file", "folder", "v4l2")
-
-
 def open_source(source: str, backend: str = "auto", width: int = 0, height: int = 0, fps: float = 0.0) -> FrameSource:
     """Open `source` or raise CameraSourceError saying why it cannot be used; width, height and fps
     are requests to a V4L2 device."""
