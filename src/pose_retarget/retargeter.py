@@ -114,6 +114,10 @@ class Retargeter:
                                        _angle(rotation, target.rotation))
         return distances
 
+    def _error(self, arm: Arm, position: np.ndarray) -> float:
+        """Distance (m) from the end effector at the commanded configuration to `position`."""
+        return float(np.linalg.norm(self.robot.ee_poses(self.q)[arm.name][0] - position))
+
     def _near(self) -> set[str]:
         """Arms whose end effector is within the engage tolerances of their target."""
         e = self.config.engage
@@ -252,7 +256,7 @@ class Retargeter:
         clock.lap("ik")
         if tracked and candidate is None:     # infeasible QP: hold, and say what blocks each arm
             verdicts = {arm.name: Verdict(self.check.blocked_reason(arm, self.q), True,
-                                          self.check.tracking_error(arm, targets[arm.name].position))
+                                          self._error(arm, targets[arm.name].position))
                         for arm in arms if arm.name in tracked}
         elif tracked:
             self.q, verdicts = self.check.evaluate(self.q, candidate, tracked, dt, scale)
@@ -277,7 +281,7 @@ class Retargeter:
                 continue
             goal = self.escape.goal(arm, targets[arm.name], self.q)
             if goal is None:                     # the target is not in a well-conditioned region: hold
-                error = self.check.tracking_error(arm, targets[arm.name].position)
+                error = self._error(arm, targets[arm.name].position)
                 out[arm.name] = Verdict(self.escaping.pop(arm.name), True, error)
             else:
                 goals[arm.name] = (arm, goal)
@@ -311,7 +315,7 @@ class Retargeter:
             position = quaternion = None
             if target is not None:
                 verdict = verdicts.get(arm.name)
-                error = verdict.tracking_error if verdict else self.check.tracking_error(arm, target.position)
+                error = verdict.tracking_error if verdict else self._error(arm, target.position)
                 if verdict:
                     reason, held = verdict.reason, verdict.held
                 elif target.clamped:
