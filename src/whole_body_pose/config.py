@@ -34,6 +34,21 @@ class GapFillConfig(Validated):
 
 
 @dataclass
+class TemporalConfig(Validated):
+    """Which temporal model smooths each person's metric 3D keypoints and fills missed frames.
+
+    one_euro: the One-Euro filter (`one_euro:` below; part-expert estimator only).  posebert: the
+    learned causal models of whole_body_pose.temporal (body limbs and hands; held frames of a gap
+    are filled by the model, keeping the held frames' reduced confidence); see README "Temporal model".
+    none: raw per-frame estimates.
+    """
+
+    model: str = choice("one_euro", "posebert", "none")
+    min_confidence: float = bounded(0.0, 0.0, 1.0)  # posebert: body keypoints less confident count as unobserved
+                                                    # (0: every finite estimate; the experts always place all limbs)
+
+
+@dataclass
 class DopeConfig(Validated):
     """Which DOPE model runs and how its proposals are merged (estimator: dope).
 
@@ -89,6 +104,7 @@ class PoseNodeConfig(Validated):
     face_every_n_frames: int = bounded(1, 1, 10)       # face mesh cadence; between runs the face is held
                                                        # (consumers that ignore the face: > 1 saves its cost)
     default_fov_deg: float = bounded(60.0, 10, 170)    # horizontal field of view when no CameraInfo
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
     gap_fill: GapFillConfig = field(default_factory=GapFillConfig)
     dope: DopeConfig = field(default_factory=DopeConfig)  # used when estimator is dope

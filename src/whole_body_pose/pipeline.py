@@ -8,6 +8,7 @@ so optional heavy dependencies load only when chosen.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from typing import Protocol, Union
@@ -68,7 +69,13 @@ def build_estimator(config: PoseNodeConfig) -> Estimator:
     if isinstance(factory, str):
         module_name, attribute = factory.split(":")
         factory = getattr(importlib.import_module(module_name), attribute)
-    return factory(config)
+    if config.temporal.model != "one_euro" and config.one_euro.enabled:
+        config = dataclasses.replace(config, one_euro=dataclasses.replace(config.one_euro, enabled=False))
+    estimator = factory(config)
+    if config.temporal.model == "posebert":
+        from whole_body_pose.temporal.stage import TemporalStage
+        estimator = TemporalStage(estimator, config)
+    return estimator
 
 
 def check_image(image: object) -> np.ndarray:
