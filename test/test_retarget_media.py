@@ -25,10 +25,12 @@ LATENCY_NS = 30_000_000
 
 @pytest.fixture(scope="module")
 def estimator():
-    from whole_body_pose.config import PoseNodeConfig
+    """Configured like the pose node (config/whole_body_pose.yaml: phantom rejection, temporal model)."""
+    from teleop_common.config import load
+    from teleop_session.graph import CONFIG_DIR, WHOLE_BODY_POSE
     from whole_body_pose.pipeline import build_estimator
 
-    return build_estimator(PoseNodeConfig())
+    return build_estimator(load(WHOLE_BODY_POSE.load_config_class(), CONFIG_DIR / WHOLE_BODY_POSE.config_file))
 
 
 def clip_frames(estimator, path: Path) -> list[PoseFrame]:
