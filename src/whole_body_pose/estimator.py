@@ -25,7 +25,8 @@ from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.experts import (PALM_DETECTOR_STRIDES, POSE_DETECTOR_STRIDES, BodyLandmarker, Detector,
                                      FaceLandmarker, HandLandmarker)
 from whole_body_pose.models import ModelStore
-from whole_body_pose.parts import FaceStage, HandStage, SearchBudget
+from whole_body_pose.hand_only import HandOnlyTracker
+from whole_body_pose.parts import HAND_POINTS, FaceStage, HandStage, SearchBudget
 from whole_body_pose.phantoms import phantom_reason
 from whole_body_pose.pipeline import check_image
 from whole_body_pose.runtime import open_session
@@ -84,6 +85,8 @@ class PartExpertsEstimator:
         self.faces = FaceStage(experts.face, config.face_presence, config.refine_passes, config.min_part_px,
                                config.part_retry_frames)
         self.assembler = Assembler(config.one_euro, config.gap_fill)
+        self.hand_only = (HandOnlyTracker(experts.hand, config.hand_presence, config.refine_passes, config.one_euro,
+                                          config.gap_fill) if config.hand_only and config.enable_hands else None)
         self.reset()
 
     def reset(self) -> None:
@@ -94,6 +97,8 @@ class PartExpertsEstimator:
         self._since_detection = 0
         self._lost_last_frame = False  # a track stopped coasting: look for its person at once
         self._frames = 0               # frames processed (face mesh cadence)
+        if self.hand_only is not None:
+            self.hand_only.reset()
 
     def process(self, image_rgb: np.ndarray, stamp_ns: int, frame_id: str,
                 camera: CameraIntrinsics | None) -> PoseFrame:
@@ -107,11 +112,16 @@ class PartExpertsEstimator:
 
         self._since_detection += 1
         live = sum(track.roi is not None for track in self._tracks)
+        hands_live = self.hand_only.live() if self.hand_only is not None else 0
+        hand_lost = self.hand_only is not None and self.hand_only.lost_last_frame
         self._palms = None
-        urgent = live == 0 or (live < self.config.max_people and self._lost_last_frame)
-        periodic = live < self.config.max_people and self._since_detection >= self.config.detect_every_n_frames
+        # Nobody (no body, no hand) tracked: look every frame; a lost body or hand: look at once.
+        urgent = (live == 0 and hands_live == 0) or (live < self.config.max_people and self._lost_last_frame) \
+            or hand_lost
+        periodic = ((live < self.config.max_people or self.hand_only is not None)
+                    and self._since_detection >= self.config.detect_every_n_frames)
         if urgent or periodic:
-            self._detect(image)
+            self._detect(image, people=live < self.config.max_people)
         # A periodic look for newcomers is a search too: that frame's hands and faces get their tracked
         # round only (their search continues next frame), so the two costs never stack in one frame.
         budget = SearchBudget(self.config.part_search_calls if urgent or not periodic else 0)
@@ -121,7 +131,7 @@ class PartExpertsEstimator:
         for duplicate in duplicates(self._tracks):
             self._tracks.remove(duplicate)
         if self.config.reject_phantoms:
-            self._reject_phantoms()
+            self._reject_phantoms((width, height))
         clock.lap("body")
 
         observed = [track for track in self._tracks if track.body is not None]
@@ -145,18 +155,23 @@ class PartExpertsEstimator:
                 self._tracks.remove(track)
             else:
                 poses.append(pose)
+        if self.hand_only is not None:
+            poses.extend(self.hand_only(image, self._palms, self._body_hands(observed, hands), cam, t, self._new_id))
+            clock.lap("hands")  # hand-only people count as hand work
         poses.sort(key=lambda p: p.track_id)
         clock.lap("temporal")
         return PoseFrame(stamp_ns=stamp_ns, frame_id=frame_id, poses=poses,
                          latency_ms=(time.perf_counter() - start) * 1e3, stage_ms=clock.stages)
 
-    def _detect(self, image: np.ndarray) -> None:
+    def _detect(self, image: np.ndarray, people: bool = True) -> None:
         self._since_detection = 0
         height, width = image.shape[:2]
         if self.config.reject_phantoms or self.config.hand_only:
             start = time.perf_counter()
             self._palms = self.experts.palm(image, detector_regions(width, height, 1), self.config.palm_score)
             self.stats["palm_detection_ms"] = (time.perf_counter() - start) * 1e3
+        if not people:
+            return
         regions = detector_regions(width, height, self.config.detector_tiles)
         found = self.experts.detector(image, regions, self.config.detection_score)
         if not len(found):
@@ -165,20 +180,36 @@ class PartExpertsEstimator:
                                        self.config.max_people, self._next_id)
         self._tracks.extend(new)
 
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _body_hands(self, observed: list[Track], hands: dict) -> np.ndarray:
+        """Crops of the hands bodies hold this frame: found ones, else the crop at a visible wrist."""
+        crops = []
+        for i, track in enumerate(observed):
+            for part, (wrist, index, pinky) in HAND_POINTS.items():
+                if (i, part) in hands:
+                    crops.append(hands[(i, part)].roi)
+                elif track.body.visibility[wrist] >= self.config.wrist_visibility:
+                    px = track.body.pixels
+                    crops.append(roi.hand_from_body(px[None, wrist], px[None, index], px[None, pinky])[0])
+        return np.array(crops).reshape(-1, 5)
+
     def _hand_crops(self) -> np.ndarray:
         """Crops of the hands known this frame that belong to no body: whole-frame palms (a body's own
         hand crops are not used: a hand pushed at the camera may cover most of its owner)."""
-        crops = []
+        crops = [self.hand_only.crops()] if self.hand_only is not None else []
         if self._palms is not None and len(self._palms):
             box = self._palms.boxes
-            crops.extend(roi.hand_from_palm(0.5 * (box[:, :2] + box[:, 2:]), box[:, 2:] - box[:, :2],
+            crops.append(roi.hand_from_palm(0.5 * (box[:, :2] + box[:, 2:]), box[:, 2:] - box[:, :2],
                                             self._palms.keypoints))
-        return np.array(crops).reshape(-1, 5)
+        return np.concatenate(crops) if crops else np.zeros((0, 5))
 
-    def _reject_phantoms(self) -> None:
+    def _reject_phantoms(self, image_size: tuple[int, int]) -> None:
         hands = self._hand_crops()
         for track in [track for track in self._tracks if track.body is not None]:
-            reason = phantom_reason(track.body.pixels, track.body.visibility, hands)
+            reason = phantom_reason(track.body.pixels, track.body.visibility, hands, image_size)
             if reason is not None:
                 self._tracks.remove(track)
                 self.stats["phantom_bodies"] += 1

@@ -9,7 +9,10 @@ palm detections, hand-only tracks, the body's own hand crops):
   - smaller than a hand it overlaps: shoulder width < 1.5 palm sides
     (real people >= 1.88, same thumbs-up; phantoms: median 0.36-0.76);
   - no torso support: mean shoulder visibility < 0.5 (real >= 0.84, people seen from behind
-    included; headless-torso phantoms behind a hand 0.07-0.25).
+    included; headless-torso phantoms behind a hand 0.07-0.25);
+  - no head: the nose lies outside the image (every real person of the clips had it inside; the
+    blurred headless torso behind a hand-only close-up is otherwise a body with arms, 0.44-0.64
+    shoulder visibility, that would take the hand as its own).
 """
 from __future__ import annotations
 
@@ -27,10 +30,15 @@ _UPPER = np.array([BODY["nose"], BODY["left_shoulder"], BODY["right_shoulder"], 
 _SHOULDERS = np.array([BODY["left_shoulder"], BODY["right_shoulder"]])
 
 
-def phantom_reason(pixels: np.ndarray, visibility: np.ndarray, hand_crops: np.ndarray) -> str | None:
-    """Why a body (33 pixels, visibilities) is not a person, given (M, 5) hand crops; None if it is one."""
+def phantom_reason(pixels: np.ndarray, visibility: np.ndarray, hand_crops: np.ndarray,
+                   image_size: tuple[int, int]) -> str | None:
+    """Why a body (33 pixels, visibilities) is not a person, given (M, 5) hand crops and the image's
+    (width, height); None if it is one."""
     if float(visibility[_SHOULDERS].mean()) < TORSO_VISIBILITY:
         return "no_torso"
+    nose = pixels[BODY["nose"]]
+    if not (0.0 <= nose[0] < image_size[0] and 0.0 <= nose[1] < image_size[1]):
+        return "no_head"
     if not len(hand_crops):
         return None
     upper = pixels[_UPPER]
