@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from teleop_common.camera import CameraIntrinsics, intrinsics_for
-from teleop_common.layout import Part
+from teleop_common.layout import HAND_ON_BODY, Part
 from teleop_common.pose import PoseFrame
 from teleop_common.timing import StageClock
 from whole_body_pose import roi
@@ -26,7 +26,7 @@ from whole_body_pose.experts import (PALM_DETECTOR_STRIDES, POSE_DETECTOR_STRIDE
                                      FaceLandmarker, HandLandmarker)
 from whole_body_pose.models import ModelStore
 from whole_body_pose.hand_only import HandOnlyTracker
-from whole_body_pose.parts import HAND_POINTS, FaceStage, HandStage, SearchBudget
+from whole_body_pose.parts import FaceStage, HandStage, SearchBudget
 from whole_body_pose.phantoms import phantom_reason
 from whole_body_pose.pipeline import check_image
 from whole_body_pose.runtime import open_session
@@ -188,7 +188,7 @@ class PartExpertsEstimator:
         """Crops of the hands bodies hold this frame: found ones, else the crop at a visible wrist."""
         crops = []
         for i, track in enumerate(observed):
-            for part, (wrist, index, pinky) in HAND_POINTS.items():
+            for part, (wrist, index, pinky) in HAND_ON_BODY.items():
                 if (i, part) in hands:
                     crops.append(hands[(i, part)].roi)
                 elif track.body.visibility[wrist] >= self.config.wrist_visibility:

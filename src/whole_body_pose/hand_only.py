@@ -20,7 +20,7 @@ import numpy as np
 from teleop_common.layout import HAND, PARTS, Part
 from teleop_common.pose import PersonPose, empty_keypoints
 from whole_body_pose import lift, roi
-from whole_body_pose.camera import CameraIntrinsics
+from teleop_common.camera import CameraIntrinsics
 from whole_body_pose.config import GapFillConfig, OneEuroConfig
 from whole_body_pose.experts import HandLandmarker, ImageDetections
 from whole_body_pose.filters import OneEuroFilter
