@@ -12,6 +12,11 @@ counted.  Smoothing is off on both sides so outputs can be compared point for po
   several : basketball1.png as a fixed frame (two people): ours with max_people=1 vs 2 ->
             extra_person_cost = added ms per extra tracked person / 1-person ms.
   crowd   : vtest.avi frames 0.. (small pedestrians, tiled detector): people tracked, ms.
+  scenes  : the development clips in ../shared/media (skipped, keys absent, when that folder is):
+            people found per frame vs expected on the side-by-side clips, hand detection rate and
+            phantom bodies per 100 frames on the hand-only clips, 2D jitter (mean |second
+            difference| of confident body keypoints, px/frame^2, default smoothing) on the
+            upper-body clips, and whole-frame palm detection ms vs the person detector's ms.
 The last line is JSON.
 """
 from __future__ import annotations
@@ -33,6 +38,15 @@ from whole_body_pose.config import OneEuroConfig, PoseNodeConfig  # noqa: E402
 from whole_body_pose.pipeline import build_estimator  # noqa: E402
 
 MEDIA = REPO / ".cache" / "media"
+SCENES = REPO.parent / "shared" / "media"
+SIDE_BY_SIDE = {"three_people_side_by_side_walk_to_camera__intel.gif": (3, 2),  # expected people, tiles
+                "two_people_side_by_side_head_turns__intel.gif": (2, 1)}
+HAND_ONLY = ("hand_open_palm_turning_no_face__mediapipe-samples.mp4",
+             "hand_only_fist_then_open_palm__tf-examples-pr427.mp4")
+UPPER_BODY = ("upper_body_both_arms_reach_and_grasp_asl_want__intel.mkv",
+              "upper_body_both_arms_open_wide_asl_walk__intel.mkv",
+              "upper_body_pinch_at_mouth_second_face_cut_at_edge_asl_bird__intel.mkv",
+              "woman_upper_body_raises_arm_thumbs_up__mediapipe-samples.mp4")
 THREADS = 2
 HOLISTIC_HZ = 30.0  # mp.solutions stamps frames 1/30 s apart; ours gets the same clock (crop smoothing uses it)
 VISIBLE = 0.5       # body keypoints compared: those Holistic rates at least this visible
@@ -127,6 +141,69 @@ def one_versus_many(frames: list[np.ndarray], warmup: int, many: int, tiles: int
             "extra_person_cost": (several - one) / extra / one if extra > 0 else float("nan")}
 
 
+def clip(name: str) -> tuple[list[np.ndarray], float]:
+    capture = cv2.VideoCapture(str(SCENES / name))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            return frames, fps
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def run_clip(name: str, **config) -> tuple[list, object, list[np.ndarray]]:
+    frames, fps = clip(name)
+    estimator = build_estimator(PoseNodeConfig(num_threads=THREADS, max_people=4, **config))
+    return [estimator.process(f, round(i * 1e9 / fps), "camera", None) for i, f in enumerate(frames)], estimator, frames
+
+
+def scenes() -> dict:
+    """Figures of issue 9 on the development clips (see the module docstring)."""
+    from whole_body_pose.estimator import detector_regions
+
+    out: dict[str, float] = {}
+    for name, (expected, tiles) in SIDE_BY_SIDE.items():
+        poses, _, _ = run_clip(name, detector_tiles=tiles)
+        key = name.split("_side")[0]
+        out[f"{key}_people_found_mean"] = round(float(np.mean([sum(Part.BODY in p.present for p in f.poses)
+                                                               for f in poses])), 2)
+        out[f"{key}_people_expected"] = expected
+        out[f"{key}_track_ids"] = len({p.track_id for f in poses for p in f.poses if Part.BODY in p.present})
+    hands = phantoms = frames = 0
+    palm_ms, person_ms = [], []
+    for name in HAND_ONLY:
+        poses, estimator, images = run_clip(name)
+        frames += len(poses)
+        hands += sum(any(p.present & {Part.LEFT_HAND, Part.RIGHT_HAND} for p in f.poses) for f in poses)
+        phantoms += sum(sum(Part.BODY in p.present for p in f.poses) for f in poses)
+        for image in images[::4]:
+            regions = detector_regions(image.shape[1], image.shape[0], 1)
+            palm_ms.append(timed(lambda: estimator.experts.palm(image, regions, 0.5))[1])
+            person_ms.append(timed(lambda: estimator.experts.detector(image, regions, 0.5))[1])
+    out["hand_only_detection_rate"] = round(hands / frames, 3)
+    out["hand_only_phantom_bodies_per_100_frames"] = round(100.0 * phantoms / frames, 2)
+    out["palm_detection_ms_p50"] = round(float(np.median(palm_ms)), 2)
+    out["palm_vs_person_detector_ratio"] = round(float(np.median(palm_ms) / np.median(person_ms)), 3)
+    jitter = []
+    for name in UPPER_BODY:
+        poses, _, _ = run_clip(name)
+        by_id: dict[int, list] = {}
+        for f in poses:
+            for p in f.poses:
+                if Part.BODY in p.present:
+                    by_id.setdefault(p.track_id, []).append((p.part_pixels(Part.BODY), p.part_confidence(Part.BODY)))
+        for track in by_id.values():
+            px = np.array([t[0] for t in track], np.float64)
+            sure = np.array([t[1] for t in track]) >= VISIBLE
+            if len(px) >= 3:
+                second = np.linalg.norm(px[2:] - 2 * px[1:-1] + px[:-2], axis=2)
+                ok = sure[2:] & sure[1:-1] & sure[:-2]
+                jitter.append(second[ok])
+    out["upper_body_jitter_px"] = round(float(np.concatenate(jitter).mean()), 3)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=60)
@@ -168,6 +245,10 @@ def main() -> None:
         "frames": len(single["ours_ms"]),
         "threads": THREADS,
     }
+    if SCENES.is_dir():
+        result.update(scenes())
+    else:
+        print(f"scenes: skipped, {SCENES} not found")
     print(f"single person (messi5, fixed frame): ours {ours_p50:.1f} ms vs Holistic {ref_p50:.1f} ms, "
           f"agreement {result['mean_px_error']} px")
     print(f"video (Megamind): ours {video_p50:.1f} ms vs Holistic {video_ref_p50:.1f} ms, "
