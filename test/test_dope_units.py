@@ -236,9 +236,12 @@ def test_public_checkpoint_layout_loads_onto_our_network(tmp_path) -> None:
 
 
 def test_dope_config_rejects_bad_values_naming_the_key() -> None:
-    assert from_mapping(DopeConfig, {"runtime": "torch", "num_proposals": 50}).runtime == "torch"
-    with pytest.raises(ConfigError, match="'dope.runtime'.*onnxruntime | tensorrt | torch"):
-        from_mapping(DopeConfig, {"runtime": "cuda"}, prefix="dope.")
+    assert from_mapping(DopeConfig, {"num_proposals": 50}).num_proposals == 50
+    with pytest.raises(ConfigError, match="'dope.num_proposals'"):
+        from_mapping(DopeConfig, {"num_proposals": 0}, prefix="dope.")
+    # The runtime is the pose node's own `runtime` parameter, no longer a DOPE key.
+    with pytest.raises(ConfigError, match="'dope.runtime'.*known keys"):
+        from_mapping(DopeConfig, {"runtime": "torch"}, prefix="dope.")
     with pytest.raises(ConfigError, match="'body_score'"):
         from_mapping(DopeConfig, {"body_score": 1.5})
 

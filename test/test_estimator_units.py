@@ -1,6 +1,7 @@
 """Configuration, camera, registry, input checks, One-Euro filter and drawing of the pose estimator."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import cv2
@@ -19,7 +20,11 @@ from whole_body_pose.pipeline import (InvalidImageError, UnknownEstimatorError, 
 
 
 def test_yaml_holds_the_defaults():
-    assert load(PoseNodeConfig, REPO / "config" / "whole_body_pose.yaml") == PoseNodeConfig()
+    """The node's YAML repeats every library default but one: the node runs the learned temporal model
+    (bench/temporal.py shows it better), library callers keep the One-Euro filter, which needs no weights."""
+    config = load(PoseNodeConfig, REPO / "config" / "whole_body_pose.yaml")
+    assert config.temporal.model == "posebert" and PoseNodeConfig().temporal.model == "one_euro"
+    assert dataclasses.replace(config, temporal=dataclasses.replace(config.temporal, model="one_euro")) == PoseNodeConfig()
 
 
 @pytest.mark.parametrize(("key", "value"), [("runtime", "openvino"), ("estimator", "openpose"), ("tensorrt.max_batch", 0),
