@@ -148,7 +148,7 @@ class PartExpertsEstimator:
             face = faces.get((i, Part.FACE))
             poses.append(self.assembler.observed(track, track_hands, face, cam, t, (width, height)))
             if id(track) in face_rois:       # face not run this frame: held, and tracked from its last crop
-                track.parts[Part.FACE].roi = face_rois[id(track)]
+                track.parts[Part.FACE].skipped(face_rois[id(track)])
         for track in [track for track in self._tracks if track.body is None]:
             pose = self.assembler.held(track)
             if pose is None:

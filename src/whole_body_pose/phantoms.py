@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from teleop_common.layout import BODY
+from teleop_common.layout import BODY, SHOULDERS
 from whole_body_pose import roi
 
 INSIDE_HAND = 0.6
@@ -27,7 +27,7 @@ TORSO_VISIBILITY = 0.5
 PALM_PER_CROP = 1.0 / 2.6  # palm box side per hand crop side (roi.hand_from_palm scales the box 2.6x)
 _UPPER = np.array([BODY["nose"], BODY["left_shoulder"], BODY["right_shoulder"], BODY["left_elbow"],
                    BODY["right_elbow"]])
-_SHOULDERS = np.array([BODY["left_shoulder"], BODY["right_shoulder"]])
+_SHOULDERS = np.array(SHOULDERS)
 
 
 def phantom_reason(pixels: np.ndarray, visibility: np.ndarray, hand_crops: np.ndarray,

@@ -94,6 +94,10 @@ class PartTrack:
         """Found this frame: the next frame tracks it from `crop`."""
         self.roi, self.missed, self.seen = crop, 0, True
 
+    def skipped(self, crop: np.ndarray | None) -> None:
+        """Its model did not run this frame (a lower cadence): held, and tracked from `crop` next frame."""
+        self.roi = crop
+
     def missed_frame(self) -> None:
         """Not found this frame: the next search re-crops from the body."""
         self.roi = None
