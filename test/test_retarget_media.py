@@ -80,3 +80,40 @@ def test_engaged_arm_source_does_not_move_on_a_hand_only_clip(estimator, name: s
             [(a.name, a.reason.name, a.detail) for a in result.arms]
         np.testing.assert_array_equal(result.command, robot.home)
     print(f"{name}: {len(frames)} frames, {seen} with someone in the estimator's output, robot did not move")
+
+
+def test_hand_source_follows_a_real_hand_alone(estimator) -> None:
+    """mapping.source hand on the palm clip: the hand-only person's right hand drives the right arm,
+    at the joint speed limits at most, without contact, and it does move."""
+    path = MEDIA / HAND_CLIPS[0]
+    if not path.is_file():
+        pytest.skip(f"real hand-only clip missing: {path} (development media, see ../shared/media/SOURCES.md)")
+    from teleop_common.layout import Part
+
+    base = RetargetNodeConfig()
+    config = dataclasses.replace(base, mapping=dataclasses.replace(base.mapping, source="hand"),
+                                 engage=dataclasses.replace(base.engage, mode="sync"))
+    retargeter = Retargeter(config)
+    robot = retargeter.robot
+    arm = next(a for a in robot.arms if a.config.operator_side == "right")
+    frames = clip_frames(estimator, path)
+    hand_only = [f for f in frames if any(Part.BODY not in p.present and Part.RIGHT_HAND in p.present for p in f.poses)]
+    assert len(hand_only) >= len(frames) // 2, f"hand-only people in {len(hand_only)} of {len(frames)} frames"
+    start_ns, previous, travel, ok, engaged_at = 10_000_000_000, robot.home.copy(), 0.0, 0, len(frames)
+    first_ee = end_effector_poses(robot, robot.home)[arm.name][0]
+    for k, frame in enumerate(frames):
+        stamp = start_ns + frame.stamp_ns
+        result = retargeter.step(dataclasses.replace(frame, stamp_ns=stamp), stamp + LATENCY_NS)
+        if not retargeter.engaged and retargeter.engage(True, stamp + LATENCY_NS)[0]:
+            engaged_at = k
+        dt = result.dt
+        assert np.all(np.abs(result.command[arm.qpos] - previous[arm.qpos]) <= arm.max_velocity * dt + 1e-6)
+        previous = result.command
+        status = next(a for a in result.arms if a.name == arm.name)
+        ok += status.reason == Reason.OK
+        ee = end_effector_poses(robot, result.command)[arm.name][0]
+        travel = max(travel, float(np.linalg.norm(ee - first_ee)))
+    assert retargeter.engaged and engaged_at < len(frames) // 2
+    assert travel > 0.02 and ok > 0, (travel, ok)
+    print(f"hand source: hand-only in {len(hand_only)}/{len(frames)} frames, engaged at frame {engaged_at}, "
+          f"right end effector travelled up to {travel:.3f} m, {ok} frames OK")
