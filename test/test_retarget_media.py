@@ -1,7 +1,8 @@
 """An engaged robot in `mapping.source: arm` does not move on real hand-only footage: the real
 estimator runs on the clip's frames and its poses go to the retargeting core.  The worst case is set
 up: the operator's track id is the id the estimator gives whatever it sees in the clip, and the
-clip starts while the operator is still fresh, so a phantom body would inherit the engagement."""
+clip starts while the operator is still fresh, so a phantom body would inherit the engagement.
+With `mapping.source: hand` the same footage does drive the robot, within its speed limits."""
 from __future__ import annotations
 
 import dataclasses
