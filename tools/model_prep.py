@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from whole_body_pose.models import BATCH_DIM, INPUT_NAME, MANIFEST, MODELS, OPSET, sha256_of
+from whole_body_pose.models import BATCH_DIM, INPUT_NAME, MANIFEST, MODELS, OPSET, TFLITE, sha256_of
 
 # Bump when the conversion itself changes so existing files are rebuilt.
 PREP_VERSION = 3
@@ -60,17 +60,12 @@ class ModelSpec:
 
 
 SPECS: tuple[ModelSpec, ...] = (
-    ModelSpec("pose_landmark", "pose_landmark/pose_landmark_full.tflite", (0.0, 1.0),
-              ("landmarks", "presence", "segmentation", "heatmap", "world_landmarks"),
+    ModelSpec("pose_landmark", TFLITE["pose_landmark"][0], (0.0, 1.0), TFLITE["pose_landmark"][2],
               drop=("segmentation",)),  # the person mask head costs ~40 % of the body model
-    ModelSpec("hand_landmark", "hand_landmark/hand_landmark_full.tflite", (0.0, 1.0),
-              ("landmarks", "presence", "handedness", "world_landmarks")),
-    ModelSpec("face_landmark", "face_landmark/face_landmark.tflite", (0.0, 1.0),
-              ("landmarks", "presence_logit")),
-    ModelSpec("palm_detection", "palm_detection/palm_detection_full.tflite", (0.0, 1.0),
-              ("box_regressors", "score_logits")),
-    ModelSpec("pose_detection", "pose_detection/pose_detection.tflite", (-1.0, 1.0),
-              ("box_regressors", "score_logits")),
+    ModelSpec("hand_landmark", TFLITE["hand_landmark"][0], (0.0, 1.0), TFLITE["hand_landmark"][2]),
+    ModelSpec("face_landmark", TFLITE["face_landmark"][0], (0.0, 1.0), TFLITE["face_landmark"][2]),
+    ModelSpec("palm_detection", TFLITE["palm_detection"][0], (0.0, 1.0), TFLITE["palm_detection"][2]),
+    ModelSpec("pose_detection", TFLITE["pose_detection"][0], (-1.0, 1.0), TFLITE["pose_detection"][2]),
 )
 
 

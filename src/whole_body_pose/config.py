@@ -69,6 +69,24 @@ class DopeConfig(Validated):
     suppress_iou: float = bounded(0.3, 0.0, 1.0)            # region overlap that drops a weaker proposal
 
 
+_MODEL_RUNTIMES = ("auto", "onnxruntime", "litert", "tensorrt")
+# Measured fastest CPU runtime per part expert (bench/estimator.py, 2 threads; see README benchmark):
+# LiteRT runs MediaPipe's own TFLite files on XNNPACK; ONNX Runtime is faster on the body model.
+FASTEST_ON_CPU = {"pose_detection": "onnxruntime", "pose_landmark": "onnxruntime", "palm_detection": "litert",
+                  "hand_landmark": "onnxruntime", "face_landmark": "litert"}
+
+
+@dataclass
+class ModelRuntimes(Validated):
+    """Runtime per part expert: auto = the measured fastest on CPU when `runtime` is onnxruntime, else `runtime`."""
+
+    pose_detection: str = choice(*_MODEL_RUNTIMES)
+    pose_landmark: str = choice(*_MODEL_RUNTIMES)
+    palm_detection: str = choice(*_MODEL_RUNTIMES)
+    hand_landmark: str = choice(*_MODEL_RUNTIMES)
+    face_landmark: str = choice(*_MODEL_RUNTIMES)
+
+
 @dataclass
 class PoseNodeConfig(Validated):
     """Top-level configuration of the estimator (and of the ROS node that wraps it)."""
@@ -79,6 +97,7 @@ class PoseNodeConfig(Validated):
     num_threads: int = bounded(2, 1, 64)               # CPU threads of the inference runtime
     fp16: bool = True                                  # half precision where the runtime offers it (TensorRT, torch on CUDA)
     tensorrt: TensorRTOptions = field(default_factory=TensorRTOptions)  # engine settings (runtime: tensorrt)
+    model_runtime: ModelRuntimes = field(default_factory=ModelRuntimes)  # per part expert (estimator: experts)
     max_people: int = bounded(4, 1, 16)
     detect_every_n_frames: int = bounded(10, 1, 1000)  # detector cadence while fewer than max_people are tracked
     detector_tiles: int = bounded(1, 1, 4)             # 1 = whole frame; n>1 adds an n x n grid of tiles
@@ -114,6 +133,13 @@ class PoseNodeConfig(Validated):
     def check(self) -> None:
         if self.runtime == "torch" and self.estimator != "dope":
             raise ConfigError("runtime", self.runtime, "onnxruntime | tensorrt (torch runs DOPE checkpoints only)")
+
+    def runtime_for(self, model: str) -> str:
+        """The runtime that runs part expert `model` (a whole_body_pose.models.MODELS key)."""
+        chosen = getattr(self.model_runtime, model)
+        if chosen != "auto":
+            return chosen
+        return FASTEST_ON_CPU[model] if self.runtime == "onnxruntime" else self.runtime
 
     def runtime_options(self) -> RuntimeOptions:
         """What the inference runtime is opened with."""

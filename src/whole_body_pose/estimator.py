@@ -29,7 +29,7 @@ from whole_body_pose.hand_only import HandOnlyTracker
 from whole_body_pose.parts import FaceStage, HandStage, SearchBudget
 from whole_body_pose.phantoms import phantom_reason
 from whole_body_pose.pipeline import check_image
-from whole_body_pose.runtime import open_session
+from whole_body_pose.runtime import model_format, open_session
 from whole_body_pose.tracks import Body, Track, associate, crowded, drifted, duplicates, tighten
 
 TILE_OVERLAP = 1.25  # detector tiles are this much larger than an exact n x n split
@@ -50,7 +50,8 @@ def load_experts(config: PoseNodeConfig) -> Experts:
     options = config.runtime_options()
 
     def session(name: str):
-        return open_session(config.runtime, store.path(name), options), store.info(name)
+        runtime = config.runtime_for(name)
+        return open_session(runtime, store.file_for(name, model_format(runtime)), options), store.info(name)
 
     return Experts(detector=Detector(*session("pose_detection"), POSE_DETECTOR_STRIDES, 4),
                    body=BodyLandmarker(*session("pose_landmark")),

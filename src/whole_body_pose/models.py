@@ -49,6 +49,36 @@ SHA256: dict[str, str] = {
 }
 
 
+# Model name -> the MediaPipe TFLite file it was converted from (relative to mediapipe/modules, run as
+# is by the litert runtime), its sha256 (mediapipe 0.10.21) and its outputs' names in TFLite output order.
+TFLITE: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "pose_detection": ("pose_detection/pose_detection.tflite",
+                       "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+                       ("box_regressors", "score_logits")),
+    "pose_landmark": ("pose_landmark/pose_landmark_full.tflite",
+                      "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+                      ("landmarks", "presence", "segmentation", "heatmap", "world_landmarks")),
+    "palm_detection": ("palm_detection/palm_detection_full.tflite",
+                       "1b14e9422c6ad006cde6581a46c8b90dd573c07ab7f3934b5589e7cea3f89a54",
+                       ("box_regressors", "score_logits")),
+    "hand_landmark": ("hand_landmark/hand_landmark_full.tflite",
+                      "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3",
+                      ("landmarks", "presence", "handedness", "world_landmarks")),
+    "face_landmark": ("face_landmark/face_landmark.tflite",
+                      "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+                      ("landmarks", "presence_logit")),
+}
+
+
+def mediapipe_modules_dir() -> Path | None:
+    """mediapipe/modules of the installed mediapipe wheel (found without importing mediapipe)."""
+    import importlib.util
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / "modules"
+
+
 class ModelFileError(RuntimeError, StartupError):
     """A model file or the manifest is missing, unreadable or does not match its recorded hash."""
 
@@ -184,6 +214,28 @@ class ModelStore:
                                                 f"file {actual[:12]}…)")
             self._verified.add(name)
         return info.path
+
+    def tflite_path(self, name: str) -> Path:
+        """The original TFLite file of model `name` in the mediapipe wheel, sha256-checked once."""
+        relative, expected, _ = TFLITE[name]
+        modules = mediapipe_modules_dir()
+        if modules is None:
+            raise ModelFileError(Path("mediapipe/modules") / relative, "the mediapipe package is not installed")
+        path = modules / relative
+        key = f"tflite:{name}"
+        if key not in self._verified:
+            if not path.is_file():
+                raise ModelFileError(path, "missing")
+            actual = sha256_of(path)
+            if actual != expected:
+                raise ModelFileError(path, f"not the expected TFLite model (sha256 {actual[:12]}…, "
+                                           f"expected {expected[:12]}… from whole_body_pose/models.py)")
+            self._verified.add(key)
+        return path
+
+    def file_for(self, name: str, model_format: str) -> Path:
+        """The checked file of model `name` in `model_format` ("onnx" | "tflite")."""
+        return self.tflite_path(name) if model_format == "tflite" else self.path(name)
 
     def verify_all(self) -> dict[str, Path]:
         """Check every registered model; the paths by name."""

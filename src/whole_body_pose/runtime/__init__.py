@@ -8,10 +8,11 @@ from whole_body_pose.runtime.base import (
     TensorRTOptions,
     UnknownBackendError,
     backend_names,
+    model_format,
     open_session,
 )
 
 __all__ = [
     "BackendUnavailableError", "InferenceError", "InferenceRuntimeError", "InferenceSession",
-    "RuntimeOptions", "TensorRTOptions", "UnknownBackendError", "backend_names", "open_session",
+    "RuntimeOptions", "TensorRTOptions", "UnknownBackendError", "backend_names", "model_format", "open_session",
 ]

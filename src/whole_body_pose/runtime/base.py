@@ -1,7 +1,7 @@
 """One small inference protocol and a registry of backends chosen by name.
 
 The pipeline only sees `InferenceSession.run(dict) -> dict`; which engine executes the ONNX file
-(ONNX Runtime on CPU, TensorRT on a GPU) is a configuration value resolved here, so no caller
+(ONNX Runtime or LiteRT on CPU, TensorRT on a GPU) is a configuration value resolved here, so no caller
 branches on the backend and optional heavy imports (tensorrt, CUDA) happen only when chosen.
 """
 from __future__ import annotations
@@ -71,7 +71,15 @@ BackendFactory = Callable[[Path, RuntimeOptions], InferenceSession]
 _BACKENDS: dict[str, str] = {
     "onnxruntime": "whole_body_pose.runtime.onnxruntime_backend:OnnxRuntimeSession",
     "tensorrt": "whole_body_pose.runtime.tensorrt_backend:TensorRTSession",
+    "litert": "whole_body_pose.runtime.litert_backend:LiteRtSession",
 }
+# name -> the model file format it runs ("onnx": converted file; "tflite": MediaPipe's original).
+_FORMATS: dict[str, str] = {"litert": "tflite"}
+
+
+def model_format(backend: str) -> str:
+    """The model file format backend `backend` opens."""
+    return _FORMATS.get(backend, "onnx")
 
 
 def backend_names() -> tuple[str, ...]:
