@@ -2,8 +2,9 @@
 
 The session speaks the ONNX session's language: input "image", outputs named as in the converted
 ONNX file (names in TFLite output order from whole_body_pose.models.TFLITE), batch-major arrays.
-TFLite models have a fixed batch of 1, so a batch runs item by item on one interpreter
-(measured faster than resize_tensor_input, which re-plans the graph whenever the batch changes).
+TFLite models have a fixed batch of 1, so a batch runs item by item on one interpreter:
+resize_tensor_input re-plans the graph whenever the batch changes, measured 1.6-1.7x slower than
+the loop on the hand and palm models when the batch alternates 2, 1 (/tmp/i12l_resize.py, issue 12 note).
 """
 from __future__ import annotations
 
