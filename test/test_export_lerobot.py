@@ -75,14 +75,16 @@ def test_export_reads_back(episode, tmp_path):
     n = data.num_rows
     assert n == info["total_frames"]
     stamps = np.array([stamp_to_ns(m.message.header.stamp) for m in recorded.messages(["/camera/image_raw/compressed"])])
-    # A uniform 30 fps grid over the images' stamps (the camera plays at 30 fps): every recorded image is
-    # taken but those stamped within half a period of the previous one; where the camera fell behind
-    # (a gap in the stamps), the nearest image repeats.
+    # A uniform 30 fps grid over the images' stamps (the camera plays at 30 fps); each row holds the image
+    # stamped nearest its grid time (brute force here).  Live stamps jitter (24-40 ms apart under load), so
+    # an image can lose its slot to a neighbour and one where the camera fell behind repeats: almost all,
+    # not all, images are used.
     stamps = np.sort(stamps)
     indices = grid_indices(stamps, 30)
     assert n == len(indices) == round((stamps[-1] - stamps[0]) * 30 / 1e9) + 1
-    assert np.all(np.diff(indices) >= 0)
-    assert len(set(indices.tolist())) >= len(stamps) - int(np.sum(np.diff(stamps) < 1e9 / 60))
+    grid = stamps[0] + np.arange(n) * 1e9 / 30
+    assert indices.tolist() == np.abs(stamps[None, :] - grid[:, None]).argmin(axis=1).tolist()
+    assert len(set(indices.tolist())) >= 0.9 * len(stamps)
     assert data["frame_index"].to_pylist() == list(range(n)) == data["index"].to_pylist()
     np.testing.assert_allclose(data["timestamp"].to_numpy(), np.arange(n) / 30, atol=1e-5)
     state = np.array(data["observation.state"].to_pylist())
