@@ -22,6 +22,7 @@ The last line is JSON.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -33,6 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from teleop_common.frame_sources import VideoFileSource, rgb_frames  # noqa: E402
 from teleop_common.layout import Part  # noqa: E402
 from whole_body_pose.config import OneEuroConfig, PoseNodeConfig  # noqa: E402
 from whole_body_pose.pipeline import build_estimator  # noqa: E402
@@ -53,15 +55,8 @@ VISIBLE = 0.5       # body keypoints compared: those Holistic rates at least thi
 
 
 def video_frames(name: str, start: int, count: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(MEDIA / name))
-    frames = []
-    for i in range(start + count):
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        if i >= start:
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    return frames
+    frames = rgb_frames(VideoFileSource(str(MEDIA / name)))
+    return [rgb for _, rgb in itertools.islice(frames, start, start + count)]
 
 
 def still_frames(name: str, count: int) -> list[np.ndarray]:
@@ -142,14 +137,9 @@ def one_versus_many(frames: list[np.ndarray], warmup: int, many: int, tiles: int
 
 
 def clip(name: str) -> tuple[list[np.ndarray], float]:
-    capture = cv2.VideoCapture(str(SCENES / name))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            return frames, fps
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    source = VideoFileSource(str(SCENES / name))
+    fps = source.fps or 30.0
+    return [rgb for _, rgb in rgb_frames(source)], fps
 
 
 def run_clip(name: str, **config) -> tuple[list, object, list[np.ndarray]]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-import cv2
 import numpy as np
 import pytest
 from conftest import REPO
 
+from teleop_common.frame_sources import VideoFileSource, rgb_frames
 from teleop_common.layout import Part
 from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.pipeline import build_estimator
@@ -21,15 +21,10 @@ HANDS = (Part.LEFT_HAND, Part.RIGHT_HAND)
 
 def _run(name: str, **config) -> tuple[list, object]:
     estimator = build_estimator(PoseNodeConfig(**config))
-    capture = cv2.VideoCapture(str(MEDIA / name))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        frames.append(estimator.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), round(len(frames) * 1e9 / fps),
-                                        "camera", None))
+    source = VideoFileSource(str(MEDIA / name))
+    fps = source.fps or 30.0
+    frames = [estimator.process(rgb, round(i * 1e9 / fps), "camera", None)
+              for i, (_, rgb) in enumerate(rgb_frames(source))]
     assert frames, f"{name} decoded no frames"
     return frames, estimator
 
