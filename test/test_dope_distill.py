@@ -103,8 +103,11 @@ def test_onnx_export_matches_torch(pseudo_gt, trained, tmp_path) -> None:
     for i in range(len(images)):
         expected, got = model(images[i:i + 1]), session.run({"image": images[i:i + 1]})
         for name in OUTPUT_NAMES:
-            np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-3, err_msg=name)
-            np.testing.assert_allclose(batched[name][i:i + 1], expected[name], rtol=1e-4, atol=1e-3, err_msg=name)
+            # float32 kernels of two engines: agreement to 1e-5 of the output's own range (pixels reach
+            # hundreds, where the sums of a ResNet-50 differ by a few thousandths of a pixel)
+            atol = 1e-3 + 1e-5 * float(np.abs(expected[name]).max())
+            np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, atol=atol, err_msg=name)
+            np.testing.assert_allclose(batched[name][i:i + 1], expected[name], rtol=1e-4, atol=atol, err_msg=name)
 
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not an onnx file")
