@@ -9,6 +9,8 @@ Pixels are left as estimated: the models refine the metric 3D the robot follows.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from teleop_common.camera import CameraIntrinsics
@@ -45,7 +47,12 @@ class TemporalStage:
     def process(self, image_rgb: np.ndarray, stamp_ns: int, frame_id: str,
                 camera: CameraIntrinsics | None) -> PoseFrame:
         frame = self.inner.process(image_rgb, stamp_ns, frame_id, camera)
+        started = time.perf_counter()
         self.refine(frame)
+        refine_ms = (time.perf_counter() - started) * 1e3
+        # the model's time belongs to the frame's "temporal" stage and its latency (diagnostics, bench)
+        frame.stage_ms["temporal"] = frame.stage_ms.get("temporal", 0.0) + refine_ms
+        frame.latency_ms += refine_ms
         return frame
 
     def __getattr__(self, name: str):  # counters and settings of the wrapped estimator
