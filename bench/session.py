@@ -51,6 +51,8 @@ import numpy as np  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
+from teleop_common.frame_sources import CameraSourceError, VideoFileSource  # noqa: E402
+from teleop_common.image_codec import encode_jpeg  # noqa: E402
 from teleop_common.node_support import SENSOR_QOS, STATE_QOS  # noqa: E402
 from teleop_common.paths import REPO_ROOT  # noqa: E402
 from teleop_common.pose_msgs import ns_to_stamp, stamp_to_ns  # noqa: E402
@@ -66,16 +68,15 @@ JPEG_QUALITY = 90                              # camera_source.yaml's default
 
 
 def _video_frames(video: Path, limit: int = 150) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(video))
+    """The first `limit` BGR frames (what the camera node publishes) through the project's frame reader."""
+    try:
+        source = VideoFileSource(str(video))
+    except CameraSourceError as error:
+        raise SystemExit(str(error)) from None
     frames = []
-    while len(frames) < limit:
-        ok, frame = capture.read()
-        if not ok:
-            break
+    while len(frames) < limit and (frame := source.read()) is not None:
         frames.append(frame)
-    capture.release()
-    if not frames:
-        raise SystemExit(f"{video}: no frame decoded")
+    source.close()
     return frames
 
 
@@ -121,7 +122,7 @@ def feed(monitor: SessionMonitor, frames: list[np.ndarray], transport: str, rate
             msg.data = frame.tobytes()
         else:
             msg = CompressedImage(header=header, format="bgr8; jpeg compressed bgr8")
-            msg.data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])[1].tobytes()
+            msg.data = encode_jpeg(frame, JPEG_QUALITY)
         image_pub.publish(msg)
         info_pub.publish(calibration.to_msg(header))
         published.append((time.time_ns(), stamp_to_ns(header.stamp)))

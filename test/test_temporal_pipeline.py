@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import cv2
 import numpy as np
@@ -11,6 +12,7 @@ from sensor_msgs.msg import Image
 from whole_body_teleop.msg import WholeBodyPoseArray
 
 from teleop_common.config import ConfigError, from_mapping
+from teleop_common.frame_sources import VideoFileSource, rgb_frames
 from teleop_common.layout import Part
 from teleop_common.node_support import SENSOR_QOS, STATE_QOS
 from teleop_common.pose_msgs import msg_to_frame
@@ -22,14 +24,7 @@ CLIP = REPO.parent / "shared" / "media" / "upper_body_both_arms_reach_and_grasp_
 
 
 def _frames(limit: int = 30) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(CLIP))
-    frames = []
-    while len(frames) < limit:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    return frames
+    return [rgb for _, rgb in itertools.islice(rgb_frames(VideoFileSource(str(CLIP))), limit)]
 
 
 def _limbs(model: str, frames: list[np.ndarray]) -> np.ndarray:
