@@ -141,6 +141,11 @@ class PoseNodeConfig(Validated):
             return chosen
         return FASTEST_ON_CPU[model] if self.runtime == "onnxruntime" else self.runtime
 
+    def temporal_runtime(self) -> str:
+        """The runtime of the temporal models: the node's, but ONNX Runtime when it is torch (a DOPE
+        checkpoint; the temporal models ship as ONNX only)."""
+        return "onnxruntime" if self.runtime == "torch" else self.runtime
+
     def runtime_options(self) -> RuntimeOptions:
         """What the inference runtime is opened with."""
         return RuntimeOptions(threads=self.num_threads, fp16=self.fp16, **dataclasses.asdict(self.tensorrt))

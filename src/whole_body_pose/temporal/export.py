@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from whole_body_pose.temporal.model import INPUTS, OUTPUTS, ModelSpec, PoseBert
+from whole_body_pose.temporal.model import INPUTS, OUTPUTS, PoseBert
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 MANIFEST = WEIGHTS_DIR / "manifest.json"
@@ -46,7 +46,3 @@ def write_manifest(entries: dict[str, dict]) -> None:
     current = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
     current.update(entries)
     MANIFEST.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n")
-
-
-def spec_from(entry: dict) -> ModelSpec:
-    return ModelSpec(**entry["spec"])

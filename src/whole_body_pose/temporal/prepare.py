@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from whole_body_pose.temporal.skeleton import MIN_SCALE, SHOULDERS, forward_fill
+from whole_body_pose.temporal.skeleton import HAND_SIZE, MIN_SCALE, SHOULDERS, forward_fill
 
 
 @dataclass
@@ -56,7 +56,7 @@ def body_window(points: np.ndarray, valid: np.ndarray, times: np.ndarray) -> Pre
 
 def hand_window(shape: np.ndarray, valid: np.ndarray, times: np.ndarray) -> Prepared:
     """(B, T, 20, 3) wrist-relative hand joints (right-handed), in units of the hand's size."""
-    size = np.linalg.norm(shape[:, :, 8], axis=-1)  # wrist -> middle knuckle (joint 9 of the 21)
+    size = np.linalg.norm(shape[:, :, HAND_SIZE], axis=-1)
     frame_ok = valid.all(axis=2)
     usable = frame_ok.any(axis=1)
     with np.errstate(all="ignore"):

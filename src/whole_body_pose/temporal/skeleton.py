@@ -18,30 +18,8 @@ BODY_JOINTS: tuple[str, ...] = ("left_shoulder", "right_shoulder", "left_elbow",
 BODY_INDEX = np.array([BODY[n] for n in BODY_JOINTS])
 SHOULDERS = (0, 1)                 # rows of BODY_JOINTS
 HAND_INDEX = np.arange(1, 21)      # hand joints the hand model sees (the wrist is its origin)
-HAND_SIZE = (HAND["wrist"], HAND["middle_mcp"])
+HAND_SIZE = HAND["middle_mcp"] - 1  # row of the wrist-relative shape: wrist -> middle knuckle, the hand's size
 MIN_SCALE = 1e-3                   # metres: below this a scale is treated as unknown
-
-
-def body_frame(points: np.ndarray, valid: np.ndarray, fallback_scale: float | None = None
-               ) -> tuple[np.ndarray, float] | None:
-    """(centre, scale) of a (T, 12, 3) body window: latest shoulder midpoint, median shoulder width."""
-    both = valid[:, SHOULDERS[0]] & valid[:, SHOULDERS[1]]
-    if not both.any():
-        return None
-    last = np.flatnonzero(both)[-1]
-    centre = 0.5 * (points[last, SHOULDERS[0]] + points[last, SHOULDERS[1]])
-    widths = np.linalg.norm(points[both, SHOULDERS[0]] - points[both, SHOULDERS[1]], axis=-1)
-    scale = float(np.median(widths)) if fallback_scale is None else fallback_scale
-    if not np.isfinite(scale) or scale < MIN_SCALE:
-        return None
-    return centre, scale
-
-
-def hand_scale(hand: np.ndarray) -> float:
-    """Median wrist-to-middle-knuckle length of a (T, 21, 3) window (NaN frames ignored)."""
-    lengths = np.linalg.norm(hand[:, HAND_SIZE[1]] - hand[:, HAND_SIZE[0]], axis=-1)
-    lengths = lengths[np.isfinite(lengths)]
-    return float(np.median(lengths)) if len(lengths) else float("nan")
 
 
 def forward_fill(x: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ Pixels are left as estimated: the models refine the metric 3D the robot follows.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -17,7 +18,6 @@ from teleop_common.camera import CameraIntrinsics
 from teleop_common.layout import BODY, PARTS, Part
 from teleop_common.pose import PersonPose, PoseFrame
 from whole_body_pose.config import PoseNodeConfig
-from whole_body_pose.runtime import RuntimeOptions
 from whole_body_pose.temporal.refiner import Streams
 from whole_body_pose.temporal.skeleton import BODY_INDEX, mirror
 
@@ -34,8 +34,9 @@ class TemporalStage:
     def __init__(self, inner, config: PoseNodeConfig) -> None:
         self.inner = inner
         self.min_confidence = config.temporal.min_confidence
-        backend = config.runtime if config.runtime in ("onnxruntime", "tensorrt") else "onnxruntime"
-        options = RuntimeOptions(threads=1, fp16=False)
+        backend = config.temporal_runtime()
+        # one thread, fp32: small models beside the experts; the node's TensorRT settings still apply
+        options = dataclasses.replace(config.runtime_options(), threads=1, fp16=False)
         self.body = Streams("body", backend, options)
         self.hands = Streams("hand", backend, options)
 
