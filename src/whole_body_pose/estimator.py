@@ -167,7 +167,7 @@ class PartExpertsEstimator:
     def _detect(self, image: np.ndarray, people: bool = True) -> None:
         self._since_detection = 0
         height, width = image.shape[:2]
-        if self.config.reject_phantoms or self.config.hand_only:
+        if self.config.reject_phantoms or self.hand_only is not None:  # someone uses the palms
             start = time.perf_counter()
             self._palms = self.experts.palm(image, detector_regions(width, height, 1), self.config.palm_score)
             self.stats["palm_detection_ms"] = (time.perf_counter() - start) * 1e3

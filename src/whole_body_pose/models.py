@@ -199,16 +199,7 @@ class ModelStore:
         shipped in SHA256 (and that the manifest describes that same file)."""
         info = self.info(name)
         if name not in self._verified:
-            if not info.path.is_file():
-                raise ModelFileError(info.path, "missing")
-            try:
-                actual = sha256_of(info.path)
-            except OSError as error:
-                raise ModelFileError(info.path, f"unreadable ({error})") from error
-            if actual != SHA256[name]:
-                raise ModelFileError(
-                    info.path, f"corrupt or not the released model (sha256 {actual[:12]}…, "
-                               f"expected {SHA256[name][:12]}… from whole_body_pose/models.py)")
+            actual = _checked_sha256(info.path, SHA256[name], "corrupt or not the released model")
             if info.sha256 != actual:
                 raise ModelFileError(info.path, f"stale manifest entry (sha256 {info.sha256[:12]}…, "
                                                 f"file {actual[:12]}…)")
@@ -224,12 +215,7 @@ class ModelStore:
         path = modules / relative
         key = f"tflite:{name}"
         if key not in self._verified:
-            if not path.is_file():
-                raise ModelFileError(path, "missing")
-            actual = sha256_of(path)
-            if actual != expected:
-                raise ModelFileError(path, f"not the expected TFLite model (sha256 {actual[:12]}…, "
-                                           f"expected {expected[:12]}… from whole_body_pose/models.py)")
+            _checked_sha256(path, expected, "not the expected TFLite model")
             self._verified.add(key)
         return path
 
@@ -244,3 +230,18 @@ class ModelStore:
 
 def _tensor(entry: dict) -> TensorInfo:
     return TensorInfo(name=entry["name"], shape=tuple(entry["shape"]), dtype=entry["dtype"])
+
+
+def _checked_sha256(path: Path, expected: str, mismatch: str) -> str:
+    """The file's sha256 after checking it against the value shipped in this module; every failure
+    (missing, unreadable, different) is a ModelFileError, so the node exits with one FATAL line."""
+    if not path.is_file():
+        raise ModelFileError(path, "missing")
+    try:
+        actual = sha256_of(path)
+    except OSError as error:
+        raise ModelFileError(path, f"unreadable ({error})") from error
+    if actual != expected:
+        raise ModelFileError(path, f"{mismatch} (sha256 {actual[:12]}…, expected {expected[:12]}… "
+                                   f"from whole_body_pose/models.py)")
+    return actual

@@ -43,7 +43,6 @@ class SearchBudget:
 
     def __init__(self, calls: int | None) -> None:
         self.calls = calls
-        self.deferred = 0  # searches this frame left for the next one
 
     def take(self) -> bool:
         if self.calls is None:
@@ -91,7 +90,6 @@ def _rounds(run: Callable[[np.ndarray], object], requests: list[_Request],
     while requests:
         if not first and not budget.take():
             left = [r for r in requests if r.kind != "refine"]
-            budget.deferred += len(left)
             return accepted, left
         first = False
         result = run(np.stack([r.roi for r in requests]))
@@ -168,7 +166,6 @@ class HandStage:
                 return retry
             if not budget.take():
                 unsearched.extend(lost)
-                budget.deferred += len(lost)
                 return retry
             return retry + self._palm_requests(image, tracks, lost, body_rois)
 
