@@ -27,7 +27,7 @@ from pose_retarget.config import RetargetNodeConfig, load_robot_config
 from pose_retarget.retargeter import Retargeter
 from pose_retarget.robot import Robot
 from pose_retarget.sim import SimulatedRobot
-from pose_retarget.synthetic import SyntheticOperator, end_effector_poses, reachable_trajectory
+from pose_retarget.synthetic import SyntheticOperator, reachable_trajectory
 from teleop_common.pose import PoseFrame
 from teleop_common.status import Reason
 
@@ -81,7 +81,7 @@ def tracking(robot: Robot, config: RetargetNodeConfig, operator: SyntheticOperat
         trajectory = reachable_trajectory(robot, operator, frames, FPS, seed)
         openings = [{arm.name: 0.5 + 0.5 * np.sin(k / 20.0 + seed) for arm in robot.arms} for k in range(frames)]
         inputs = [operator.frame(q, stamp(k), openings[k]) for k, q in enumerate(trajectory)]
-        answers = [end_effector_poses(robot, q, data) for q in trajectory]
+        answers = [robot.ee_poses(q, data) for q in trajectory]
         retargeter = Retargeter(config, robot)
         sim = SimulatedRobot(robot, config.sim_max_substeps)
         retargeter.step(inputs[0], stamp(0) + LATENCY_NS)
@@ -97,7 +97,7 @@ def tracking(robot: Robot, config: RetargetNodeConfig, operator: SyntheticOperat
             sim.advance(result.command, result.dt)
             sim_wall.append(time.perf_counter() - wall)
             reasons.extend(int(arm.reason) for arm in result.arms)
-            reached = end_effector_poses(robot, result.command, data)
+            reached = robot.ee_poses(result.command, data)
             errors.extend(np.linalg.norm(reached[n][0] - answers[k][n][0]) for n in reached)
             # Reference: the same targets from the same configuration, timed alone.
             wall = time.perf_counter()
@@ -132,7 +132,7 @@ def unsafe_targets(robot: Robot, operator: SyntheticOperator, rng: np.random.Gen
     mujoco.mj_kinematics(robot.model, data)
     arm_geoms = set().union(*(arm.geoms for arm in robot.arms))
     environment = sorted({g for pair in robot.collision_pairs for group in pair for g in group} - arm_geoms)
-    home = end_effector_poses(robot, robot.home, data)
+    home = robot.ee_poses(robot.home, data)
     targets = []
     for arm in robot.arms:
         for geom in environment:                 # inside the (box-shaped) environment geom
@@ -167,7 +167,7 @@ def _representable(operator: SyntheticOperator, home: dict, arm: str, point: np.
 def unsafe(robot: Robot, config: RetargetNodeConfig, operator: SyntheticOperator, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     data = mujoco.MjData(robot.model)
-    home = end_effector_poses(robot, robot.home, data)
+    home = robot.ee_poses(robot.home, data)
     threshold = config.safety.penetration_m
     counts = {"unsafe_total": 0, "unsafe_blocked": 0, "unsafe_penetrating_plain_mink": 0}
     kinds: dict[str, int] = {}
@@ -193,7 +193,7 @@ def unsafe(robot: Robot, config: RetargetNodeConfig, operator: SyntheticOperator
 
 def unreachable(robot: Robot, config: RetargetNodeConfig, operator: SyntheticOperator) -> dict:
     """Targets the operator can point at but the arm cannot reach: commanded as clamped."""
-    home = end_effector_poses(robot, robot.home)
+    home = robot.ee_poses(robot.home)
     total = clamped = 0
     for arm in robot.arms:
         anchor = robot.anchors[arm.name]

@@ -9,7 +9,7 @@ from test_retarget_safety import LATENCY_NS, PENETRATION, Session, penetration, 
 
 from pose_retarget.config import OperatorConfig, RetargetNodeConfig
 from pose_retarget.retargeter import Retargeter
-from pose_retarget.synthetic import SyntheticOperator, end_effector_poses
+from pose_retarget.synthetic import SyntheticOperator
 from teleop_common.layout import BODY
 from teleop_common.pose import PoseFrame
 from teleop_common.status import Reason
@@ -184,7 +184,7 @@ def test_engage_uses_only_the_current_operators_pose() -> None:
     config = RetargetNodeConfig(operator=OperatorConfig(lost_timeout_s=0.0))   # switch at once
     retargeter = Retargeter(config)
     operator = SyntheticOperator(retargeter.robot, config.mapping, config.gripper)
-    home = end_effector_poses(retargeter.robot, retargeter.robot.home)
+    home = retargeter.robot.ee_poses(retargeter.robot.home)
     retargeter.step(PoseFrame(stamp(0), "camera", [operator.person_pose(home)]), stamp(0) + LATENCY_NS)
     stranger = operator.person_pose(home, track_id=9)
     stranger.confidence[:] = 0.2                           # seen, but no usable arm

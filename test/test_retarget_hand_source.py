@@ -12,7 +12,7 @@ from pose_retarget.config import MappingConfig, RetargetNodeConfig
 from pose_retarget.mapping import InputInvalid, rpy_matrix
 from pose_retarget.retargeter import Retargeter
 from teleop_common.status import Reason
-from pose_retarget.synthetic import OperatorModel, SyntheticOperator, end_effector_poses, reachable_trajectory
+from pose_retarget.synthetic import OperatorModel, SyntheticOperator, reachable_trajectory
 from teleop_common.layout import PARTS, Part
 from teleop_common.pose import PersonPose, PoseFrame
 
@@ -47,7 +47,7 @@ def setup(robot: str, source: str = "hand") -> tuple[Retargeter, SyntheticOperat
 
 
 def frame(operator: SyntheticOperator, q: np.ndarray, k: int, openings=None) -> PoseFrame:
-    person = operator.person_pose(end_effector_poses(operator.robot, q), openings)
+    person = operator.person_pose(operator.robot.ee_poses(q), openings)
     return PoseFrame(stamp_ns=stamp(k), frame_id="camera", poses=[hands_only(person)])
 
 
@@ -62,13 +62,13 @@ def test_hands_alone_drive_the_end_effectors(robot: str, seed: int) -> None:
     for k, q in enumerate(trajectory[1:], start=1):
         result = retargeter.step(frame(operator, q, k), stamp(k) + LATENCY_NS)
         assert [a.reason for a in result.arms] == [Reason.OK] * len(model.arms), [a.detail for a in result.arms]
-        reached = end_effector_poses(model, result.command)
-        for name, (position, rotation) in end_effector_poses(model, q).items():
+        reached = model.ee_poses(result.command)
+        for name, (position, rotation) in model.ee_poses(q).items():
             errors.append(np.linalg.norm(reached[name][0] - position))
             angles.append(np.arccos(np.clip((np.trace(reached[name][1].T @ rotation) - 1) / 2, -1, 1)))
     assert np.median(errors) < 0.005 and np.percentile(errors, 95) < 0.01
     assert np.median(angles) < 0.02
-    moved = max(np.linalg.norm(end_effector_poses(model, q)[n][0] - end_effector_poses(model, trajectory[0])[n][0])
+    moved = max(np.linalg.norm(model.ee_poses(q)[n][0] - model.ee_poses(trajectory[0])[n][0])
                 for q in trajectory for n in (a.name for a in model.arms))
     assert moved > 0.05                                    # the trajectory is not trivial
 
@@ -76,7 +76,7 @@ def test_hands_alone_drive_the_end_effectors(robot: str, seed: int) -> None:
 def test_motion_counts_from_engagement_and_is_scaled() -> None:
     retargeter, operator = setup("aloha")
     robot, arm = retargeter.robot, retargeter.robot.arms[0]
-    home = end_effector_poses(robot, robot.home)
+    home = robot.ee_poses(robot.home)
     person = hands_only(operator.person_pose(home))
     shifted = dataclasses.replace(person, points=person.points + [0.5, 0.0, 0.3])   # the hands sit elsewhere
     retargeter.step(PoseFrame(stamp(0), "camera", [shifted]), stamp(0) + LATENCY_NS)
@@ -105,7 +105,7 @@ def test_the_pinch_drives_the_gripper() -> None:
 def test_arm_source_does_not_move_on_hands_alone() -> None:
     retargeter, operator = setup("aloha", source="arm")
     robot = retargeter.robot
-    retargeter.step(PoseFrame(stamp(0), "camera", [operator.person_pose(end_effector_poses(robot, robot.home))]),
+    retargeter.step(PoseFrame(stamp(0), "camera", [operator.person_pose(robot.ee_poses(robot.home))]),
                     stamp(0) + LATENCY_NS)
     assert retargeter.engage(True, stamp(0) + LATENCY_NS)[0]
     trajectory = reachable_trajectory(robot, operator, frames=60, fps=FPS, seed=2)
@@ -117,7 +117,7 @@ def test_arm_source_does_not_move_on_hands_alone() -> None:
 
 def test_hand_source_ignores_the_body() -> None:
     retargeter, operator = setup("aloha")
-    person = operator.person_pose(end_effector_poses(retargeter.robot, retargeter.robot.home))
+    person = operator.person_pose(retargeter.robot.ee_poses(retargeter.robot.home))
     body = PARTS[Part.BODY].slice
     person.points[body] = np.nan                             # a body that could not be read changes nothing
     arm = retargeter.robot.arms[0]

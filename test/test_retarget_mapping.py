@@ -8,7 +8,7 @@ import pytest
 from pose_retarget.config import GripperConfig, InputConfig, MappingConfig, load_robot_config
 from pose_retarget.mapping import InputInvalid, Mapper
 from pose_retarget.robot import Robot
-from pose_retarget.synthetic import SyntheticOperator, end_effector_poses, reachable_trajectory
+from pose_retarget.synthetic import SyntheticOperator, reachable_trajectory
 from teleop_common.layout import BODY, Part, index
 from teleop_common.pose import PersonPose, empty_keypoints
 
@@ -137,7 +137,7 @@ def test_synthetic_operator_maps_back_onto_the_robot_poses(name: str, mirror: bo
     m = Mapper(robot, MappingConfig(mirror=mirror), InputConfig())
     operator = SyntheticOperator(robot, MappingConfig(mirror=mirror), GripperConfig())
     for q in reachable_trajectory(robot, operator, frames=60, fps=10.0, seed=1)[::6]:
-        poses = end_effector_poses(robot, q)
+        poses = robot.ee_poses(q)
         person = operator.person_pose(poses, {arm.name: 0.3 for arm in robot.arms})
         for arm in robot.arms:
             target = m.map_arm(person, arm, robot.shoulders[arm.name])

@@ -13,7 +13,7 @@ import pytest
 
 from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.retargeter import Retargeter
-from pose_retarget.synthetic import SyntheticOperator, end_effector_poses
+from pose_retarget.synthetic import SyntheticOperator
 from teleop_common.pose import PoseFrame
 from teleop_common.status import Reason
 
@@ -65,7 +65,7 @@ def test_engaged_arm_source_does_not_move_on_a_hand_only_clip(estimator, name: s
     frames = clip_frames(estimator, path)
     ids = [p.track_id for f in frames for p in f.poses]
     operator = SyntheticOperator(robot, config.mapping, config.gripper)
-    person = operator.person_pose(end_effector_poses(robot, robot.home), track_id=ids[0] if ids else 1)
+    person = operator.person_pose(robot.ee_poses(robot.home), track_id=ids[0] if ids else 1)
     start_ns = 10_000_000_000
     for k in range(3):                                     # the operator, at the robot's pose, engages
         stamp = start_ns + k * 33_000_000
@@ -101,7 +101,7 @@ def test_hand_source_follows_a_real_hand_alone(estimator) -> None:
     hand_only = [f for f in frames if any(Part.BODY not in p.present and Part.RIGHT_HAND in p.present for p in f.poses)]
     assert len(hand_only) >= len(frames) // 2, f"hand-only people in {len(hand_only)} of {len(frames)} frames"
     start_ns, previous, travel, ok, engaged_at = 10_000_000_000, robot.home.copy(), 0.0, 0, len(frames)
-    first_ee = end_effector_poses(robot, robot.home)[arm.name][0]
+    first_ee = robot.ee_poses(robot.home)[arm.name][0]
     for k, frame in enumerate(frames):
         stamp = start_ns + frame.stamp_ns
         result = retargeter.step(dataclasses.replace(frame, stamp_ns=stamp), stamp + LATENCY_NS)
@@ -112,7 +112,7 @@ def test_hand_source_follows_a_real_hand_alone(estimator) -> None:
         previous = result.command
         status = next(a for a in result.arms if a.name == arm.name)
         ok += status.reason == Reason.OK
-        ee = end_effector_poses(robot, result.command)[arm.name][0]
+        ee = robot.ee_poses(result.command)[arm.name][0]
         travel = max(travel, float(np.linalg.norm(ee - first_ee)))
     assert retargeter.engaged and engaged_at < len(frames) // 2
     assert travel > 0.02 and ok > 0, (travel, ok)

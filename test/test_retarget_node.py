@@ -15,7 +15,7 @@ from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import Marker, MarkerArray
 from whole_body_teleop.msg import ArmStatus, TeleopStatus, WholeBodyPoseArray
 
-from pose_retarget.synthetic import SyntheticOperator, end_effector_poses, reachable_trajectory
+from pose_retarget.synthetic import SyntheticOperator, reachable_trajectory
 from teleop_common.config import flatten, load
 from teleop_common.node_support import STATE_QOS, read_stage_times
 from teleop_common.pose_msgs import frame_to_msg
@@ -126,7 +126,7 @@ def test_poses_in_checked_commands_out(ros_node, retarget_node):
         gripper = client.received[f"{arm.name}/gripper/joint_trajectory"][-1]
         assert tuple(gripper.joint_names) == arm.gripper_joint_names
         command[arm.gripper_qpos] = gripper.points[0].positions
-    reached, wanted = end_effector_poses(robot, command), end_effector_poses(robot, trajectory[-1])
+    reached, wanted = robot.ee_poses(command), robot.ee_poses(trajectory[-1])
     for name in wanted:
         assert np.linalg.norm(reached[name][0] - wanted[name][0]) < 0.005
     assert max(a.tracking_error for a in status.arms) < 0.005

@@ -10,7 +10,7 @@ from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.ik import ArmIK
 from pose_retarget.mapping import ArmTarget
 from pose_retarget.retargeter import Retargeter
-from pose_retarget.synthetic import SyntheticOperator, end_effector_poses
+from pose_retarget.synthetic import SyntheticOperator
 from teleop_common.layout import BODY, PARTS, Part
 from teleop_common.pose import PoseFrame
 from teleop_common.status import Reason
@@ -35,7 +35,7 @@ class Session:
         self.robot = self.retargeter.robot
         self.arm = self.robot.arms[0]              # the arm the tests move ('left' on ALOHA)
         self.operator = SyntheticOperator(self.robot, config.mapping, config.gripper)
-        self.home_poses = end_effector_poses(self.robot, self.robot.home)
+        self.home_poses = self.robot.ee_poses(self.robot.home)
         self.k = 0
         self.step(self.home_poses)
         assert self.retargeter.engage(True, stamp(0) + LATENCY_NS)[0]
@@ -85,7 +85,7 @@ def test_target_inside_the_table_is_blocked(robot: str) -> None:
     start = session.home_poses[session.arm.name][0]
     results = hold_target(session, start * [1, 1, 0] + TABLE_TARGETS[robot], frames=90)
     assert results[-1].arms[0].reason == Reason.COLLISION
-    reached = end_effector_poses(session.robot, results[-1].command)[session.arm.name][0]
+    reached = session.robot.ee_poses(results[-1].command)[session.arm.name][0]
     assert 0.0 < reached[2] < start[2] - 0.15                    # it went down, and stopped above the table
     assert all(a.reason == Reason.OK for r in results for a in r.arms[1:])
 
@@ -95,7 +95,7 @@ def test_target_inside_the_other_arm_is_blocked() -> None:
     right_tcp = session.home_poses["right"][0]
     results = hold_target(session, right_tcp, frames=90)
     assert results[-1].arms[0].reason == Reason.COLLISION
-    reached = end_effector_poses(session.robot, results[-1].command)
+    reached = session.robot.ee_poses(results[-1].command)
     assert np.linalg.norm(reached["left"][0] - session.home_poses["left"][0]) > 0.15   # it went there ...
     data = mujoco.MjData(session.robot.model)                                          # ... and stopped short
     data.qpos[:] = results[-1].command
@@ -120,7 +120,7 @@ def test_unreachable_target_is_clamped_not_held(robot: str) -> None:
     first = results[0].arms[0]
     assert first.reason == Reason.OUT_OF_REACH and not first.held
     assert all(r.arms[0].reason in (Reason.OUT_OF_REACH, Reason.SINGULARITY) for r in results)
-    reached = end_effector_poses(session.robot, results[-1].command)[arm.name][0]
+    reached = session.robot.ee_poses(results[-1].command)[arm.name][0]
     assert np.linalg.norm(reached - shoulder) <= arm.config.max_reach + 1e-3
     assert np.linalg.norm(reached - target) < np.linalg.norm(session.home_poses[arm.name][0] - target) - 0.1
 
@@ -214,7 +214,7 @@ def test_infeasible_ik_holds_the_last_safe_configuration(robot: str) -> None:
 
 
 def target_at(robot, arm, q: np.ndarray) -> dict[str, ArmTarget]:
-    position, rotation = end_effector_poses(robot, q)[arm.name]
+    position, rotation = robot.ee_poses(q)[arm.name]
     return {arm.name: ArmTarget(position, rotation, 1.0, False)}
 
 
@@ -309,7 +309,7 @@ def test_engage_with_one_arm_out_of_view_then_it_joins_slowly(robot: str) -> Non
     session.retargeter, session.robot = retargeter, retargeter.robot
     session.arm = session.robot.arms[0]
     session.operator = SyntheticOperator(session.robot, config.mapping, config.gripper)
-    session.home_poses = end_effector_poses(session.robot, session.robot.home)
+    session.home_poses = session.robot.ee_poses(session.robot.home)
     session.k = 0
     hidden = next(arm for arm in session.robot.arms if arm.config.operator_side == "right")
     session.step(people=spoiled(session, "right_hidden"))

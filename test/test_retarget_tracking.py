@@ -9,7 +9,7 @@ import pytest
 from pose_retarget.config import EngageConfig, RetargetNodeConfig
 from pose_retarget.retargeter import Retargeter
 from pose_retarget.sim import SimulatedRobot
-from pose_retarget.synthetic import SyntheticOperator, end_effector_poses, reachable_trajectory
+from pose_retarget.synthetic import SyntheticOperator, reachable_trajectory
 from teleop_common.status import Reason
 
 FPS = 30.0
@@ -45,8 +45,8 @@ def test_reachable_trajectories_are_tracked(robot: str, seed: int) -> None:
         for arm in model.arms:
             assert step[arm.qpos].max() <= retargeter.config.safety.max_joint_step_rad + 1e-9
         # Independent answer: forward kinematics of the command against that of the generating pose.
-        reached = end_effector_poses(model, result.command, data)
-        for name, (position, rotation) in end_effector_poses(model, q, data).items():
+        reached = model.ee_poses(result.command, data)
+        for name, (position, rotation) in model.ee_poses(q, data).items():
             position_errors.append(np.linalg.norm(reached[name][0] - position))
             angle_errors.append(np.arccos(np.clip((np.trace(reached[name][1].T @ rotation) - 1) / 2, -1, 1)))
     assert np.median(position_errors) < 0.005

@@ -42,10 +42,6 @@ class OperatorModel:
         return np.array(self.chest) + np.array([0.5 * self.shoulder_width * (1 if side == "left" else -1), -0.2, 0.0])
 
 
-def end_effector_poses(robot: Robot, q: np.ndarray, data: mujoco.MjData | None = None) -> dict[str, Pose]:
-    return robot.ee_poses(q, data)
-
-
 def _hand_local(side: str, palm: float, width: float, pinch: float) -> dict[str, np.ndarray]:
     """Hand keypoints in the hand frame (x along fingers, z out of the back, y = z x x)."""
     s = 1.0 if side == "right" else -1.0       # +y is the thumb side of a right hand
@@ -127,7 +123,7 @@ class SyntheticOperator:
     def frame(self, q: np.ndarray, stamp_ns: int, openings: dict[str, float] | None = None) -> PoseFrame:
         """One camera frame with this operator posing the robot's configuration `q`."""
         return PoseFrame(stamp_ns=stamp_ns, frame_id="camera",
-                         poses=[self.person_pose(end_effector_poses(self.robot, q, self._data), openings)])
+                         poses=[self.person_pose(self.robot.ee_poses(q, self._data), openings)])
 
     def _elbow(self, shoulder: np.ndarray, wrist: np.ndarray) -> np.ndarray:
         """Elbow of a two-link arm, bent downwards (camera +y) in the plane of the arm."""
@@ -197,7 +193,7 @@ def _feasible(robot: Robot, operator: SyntheticOperator, data: mujoco.MjData, ja
         if singular[0] > max_condition * singular[-1]:
             return False
     try:
-        operator.person_pose(end_effector_poses(robot, q, data))
+        operator.person_pose(robot.ee_poses(q, data))
     except ValueError:
         return False
     return True

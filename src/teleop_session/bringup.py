@@ -44,8 +44,8 @@ def node_command(spec: NodeSpec, config_dir: Path, topic_overrides: dict[str, st
 
 def container_command() -> list[str]:
     """teleop_container as installed, or run from the sources (a venv installed before it existed)."""
-    installed = shutil.which(CONTAINER_EXECUTABLE) or Path(sys.executable).parent / CONTAINER_EXECUTABLE
-    return [str(installed)] if Path(installed).is_file() else [sys.executable, "-m", "teleop_session.container"]
+    installed = executable_path(CONTAINER_EXECUTABLE)
+    return [installed] if Path(installed).is_file() else [sys.executable, "-m", "teleop_session.container"]
 
 
 def topic_overrides(image_topic: str, camera_info_topic: str) -> dict[str, str]:
