@@ -114,9 +114,13 @@ class Retargeter:
                                        _angle(rotation, target.rotation))
         return distances
 
-    def _error(self, arm: Arm, position: np.ndarray) -> float:
-        """Distance (m) from the end effector at the commanded configuration to `position`."""
-        return float(np.linalg.norm(self.robot.ee_poses(self.q)[arm.name][0] - position))
+    def _errors(self, targets: dict[str, ArmTarget], names: list[str]) -> dict[str, float]:
+        """Distance (m) from each named arm's end effector at the commanded configuration to its
+        target; one kinematics pass serves all of them."""
+        if not names:
+            return {}
+        poses = self.robot.ee_poses(self.q)
+        return {name: float(np.linalg.norm(poses[name][0] - targets[name].position)) for name in names}
 
     def _near(self) -> set[str]:
         """Arms whose end effector is within the engage tolerances of their target."""
@@ -255,8 +259,8 @@ class Retargeter:
             if tracked else None
         clock.lap("ik")
         if tracked and candidate is None:     # infeasible QP: hold, and say what blocks each arm
-            verdicts = {arm.name: Verdict(self.check.blocked_reason(arm, self.q), True,
-                                          self._error(arm, targets[arm.name].position))
+            errors = self._errors(targets, list(tracked))
+            verdicts = {arm.name: Verdict(self.check.blocked_reason(arm, self.q), True, errors[arm.name])
                         for arm in arms if arm.name in tracked}
         elif tracked:
             self.q, verdicts = self.check.evaluate(self.q, candidate, tracked, dt, scale)
@@ -275,16 +279,17 @@ class Retargeter:
             self._stuck_s[name] = self._stuck_s.get(name, 0.0) + dt if stuck else 0.0
             if self._stuck_s[name] >= STUCK_S and name not in self.escaping:   # a moment at a limit is no trap
                 self.escaping[name] = verdict.reason
-        goals, out = {}, {}
+        goals, hold = {}, []
         for arm in self.robot.arms:
             if arm.name not in self.escaping or arm.name not in targets:
                 continue
             goal = self.escape.goal(arm, targets[arm.name], self.q)
             if goal is None:                     # the target is not in a well-conditioned region: hold
-                error = self._error(arm, targets[arm.name].position)
-                out[arm.name] = Verdict(self.escaping.pop(arm.name), True, error)
+                hold.append(arm.name)
             else:
                 goals[arm.name] = (arm, goal)
+        out = {name: Verdict(self.escaping.pop(name), True, error)
+               for name, error in self._errors(targets, hold).items()}
         if goals:
             scale = self.config.engage.sync_speed_scale
             candidate = self.q.copy()
@@ -308,6 +313,7 @@ class Retargeter:
     def _result(self, stamp_ns: int, dt: float, targets: dict[str, ArmTarget], problems: dict[str, tuple[Reason, str]],
                 verdicts: dict[str, Verdict], rejected: str = "") -> RetargetResult:
         arms = []
+        errors = self._errors(targets, [name for name in targets if name not in verdicts])
         for arm in self.robot.arms:
             target = targets.get(arm.name)
             reason, detail = problems.get(arm.name, (Reason.OK, ""))
@@ -315,7 +321,7 @@ class Retargeter:
             position = quaternion = None
             if target is not None:
                 verdict = verdicts.get(arm.name)
-                error = verdict.tracking_error if verdict else self._error(arm, target.position)
+                error = verdict.tracking_error if verdict else errors[arm.name]
                 if verdict:
                     reason, held = verdict.reason, verdict.held
                 elif target.clamped:
