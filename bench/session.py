@@ -57,6 +57,7 @@ from teleop_common.node_support import SENSOR_QOS, STATE_QOS  # noqa: E402
 from teleop_common.paths import REPO_ROOT  # noqa: E402
 from teleop_common.pose_msgs import ns_to_stamp, stamp_to_ns  # noqa: E402
 from teleop_session.camera_info import Calibration  # noqa: E402
+from teleop_session.container import parse_settings  # noqa: E402
 from teleop_session.graph import CAMERA_IMAGE, CAMERA_INFO, POSE_RETARGET, WHOLE_BODY_POSE  # noqa: E402
 from teleop_session.processes import NodeProcesses  # noqa: E402
 from teleop_session.session_monitor import SessionLog, SessionMonitor, spinning_monitor  # noqa: E402
@@ -193,12 +194,8 @@ def node_parameters(args: argparse.Namespace) -> dict[str, dict[str, str]]:
     if args.baseline:
         for node, values in BASELINE.items():
             parameters[node].update(values)
-    for setting in args.set:
-        node, _, assignment = setting.partition(":")
-        key, _, value = assignment.partition(":=")
-        if node not in parameters or not key:
-            raise SystemExit(f"--set {setting!r}: expected NODE:KEY:=VALUE, NODE one of {sorted(parameters)}")
-        parameters[node][key] = value
+    for node, values in parse_settings(args.set, [WHOLE_BODY_POSE, POSE_RETARGET]).items():
+        parameters[node].update(values)
     return parameters
 
 
