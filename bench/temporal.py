@@ -102,10 +102,12 @@ class Kalman:
 
 
 class PoseBert:
-    """The exported model through the runtime protocol (ONNX Runtime, 1 thread)."""
+    """The exported model through the runtime protocol (ONNX Runtime, 1 thread), opened once and
+    shared: each sequence starts with no history."""
 
-    def __init__(self, model: str, streams: Streams) -> None:
-        self.streams, self.model = streams, model
+    def __init__(self, streams: Streams) -> None:
+        self.streams = streams
+        streams.forget(set())
 
     def __call__(self, t: float, obs: np.ndarray, valid: np.ndarray) -> np.ndarray:
         self.streams.push(0, t, obs if valid.any() else None, valid if valid.any() else None)
@@ -251,7 +253,7 @@ def tune(seqs: list[dict], grid: list[tuple[str, object]], wrists: bool, pinch: 
 
 def compare(seqs: list[dict], model: str, sigma: np.ndarray, wrists: bool, pinch: bool) -> dict:
     defaults = OneEuroConfig()
-    streams_factory = lambda: PoseBert(model, Streams(model))  # noqa: E731
+    streams = Streams(model)
     results = {
         "raw_hold": evaluate(seqs, Hold, wrists, pinch),
         "one_euro_default": evaluate(seqs, lambda: OneEuro(defaults.min_cutoff, defaults.beta, defaults.d_cutoff),
@@ -263,7 +265,7 @@ def compare(seqs: list[dict], model: str, sigma: np.ndarray, wrists: bool, pinch
     label, tuned = tune(seqs, [(f"accel_noise={q}", lambda q=q: Kalman(q, sigma)) for q in (3, 10, 30, 100, 300, 1000)],
                         wrists, pinch)
     results["kalman_cv_tuned"] = {**tuned, "params": label}
-    results["posebert"] = evaluate(seqs, streams_factory, wrists, pinch)
+    results["posebert"] = evaluate(seqs, lambda: PoseBert(streams), wrists, pinch)
     return results
 
 
