@@ -27,7 +27,7 @@ from pose_retarget.ik import ArmIK
 from pose_retarget.input_check import frame_problem
 from pose_retarget.mapping import ArmTarget, InputInvalid, Mapper
 from pose_retarget.operator import OperatorSelector
-from pose_retarget.robot import Arm, Robot
+from pose_retarget.robot import Robot
 from pose_retarget.safety_check import MujocoCheck, Verdict
 from pose_retarget.singularity_escape import SingularityEscape
 from teleop_common.pose import PoseFrame
@@ -267,7 +267,7 @@ class Retargeter:
         verdicts.update(self._escape(targets, verdicts, dt))
         for arm in self.robot.arms:        # a held arm keeps its gripper too
             if arm.name in verdicts and verdicts[arm.name].held:
-                self.grippers[arm.name].hold_at(self._opening_of(arm))
+                self.grippers[arm.name].hold_at(arm.gripper_opening(self.q))
         return verdicts
 
     def _escape(self, targets: dict[str, ArmTarget], verdicts: dict[str, Verdict], dt: float) -> dict[str, Verdict]:
@@ -306,10 +306,6 @@ class Retargeter:
                     self.escape.forget(name)
         return out
 
-    def _opening_of(self, arm: Arm) -> float:
-        span = arm.gripper_open - arm.gripper_closed
-        return float(np.mean((self.q[arm.gripper_qpos] - arm.gripper_closed) / span))
-
     def _result(self, stamp_ns: int, dt: float, targets: dict[str, ArmTarget], problems: dict[str, tuple[Reason, str]],
                 verdicts: dict[str, Verdict], rejected: str = "") -> RetargetResult:
         arms = []
@@ -331,7 +327,7 @@ class Retargeter:
             arms.append(ArmResult(
                 name=arm.name, joint_names=arm.joint_names, positions=self.q[arm.qpos].copy(),
                 gripper_joint_names=arm.gripper_joint_names, gripper_positions=self.q[arm.gripper_qpos].copy(),
-                gripper_opening=self._opening_of(arm), reason=reason, held=held, tracking_error=error,
+                gripper_opening=arm.gripper_opening(self.q), reason=reason, held=held, tracking_error=error,
                 target_position=position, target_quaternion=quaternion, detail=detail))
         disengaged, self._disengaged = self._disengaged, ""
         return RetargetResult(stamp_ns=stamp_ns, engaged=self.engaged, operator_track_id=self.selector.track_id or 0,

@@ -95,6 +95,12 @@ class Arm:
     def gripper_positions(self, opening: float) -> np.ndarray:
         return self.gripper_closed + float(opening) * (self.gripper_open - self.gripper_closed)
 
+    def gripper_opening(self, q: np.ndarray) -> float:
+        """The opening of configuration `q` (inverse of gripper_positions, mean over the gripper's
+        joints; a joint whose open and closed positions coincide counts as closed)."""
+        span = self.gripper_open - self.gripper_closed
+        return float(np.mean((q[self.gripper_qpos] - self.gripper_closed) / np.where(span == 0, 1.0, span)))
+
 
 class Robot:
     """A MuJoCo model with named arms; `home` is the full configuration the robot starts in."""

@@ -77,9 +77,7 @@ def measure(robot: Robot, joint_states: list[tuple[int, tuple[str, ...], np.ndar
             step = 0.0 if previous[i] is None else float(np.linalg.norm(point - previous[i]))
             previous[i] = point
             motion.distance_m.append((motion.distance_m[-1] if motion.distance_m else 0.0) + step)
-            span = arm.gripper_open - arm.gripper_closed
-            fractions = (data.qpos[arm.gripper_qpos] - arm.gripper_closed) / np.where(span == 0, 1.0, span)
-            opening = float(np.clip(np.mean(fractions), 0.0, 1.0))
+            opening = float(np.clip(arm.gripper_opening(data.qpos), 0.0, 1.0))   # a joint may pass its range
             motion.opening.append(opening)
             if opening < GRIPPER_CLOSED_BELOW and closed_state[i] is not True:
                 motion.closes += closed_state[i] is False      # a close after having been open
