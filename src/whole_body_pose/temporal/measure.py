@@ -11,7 +11,6 @@ heavy tail (outliers beyond 5 robust sigmas) and the lengths of the runs of miss
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -33,13 +32,12 @@ DEFAULT_CLIPS = [REPO.parent / "shared" / "media" / name for name in (
 def run_clip(path: Path) -> dict[int, dict[str, list]]:
     """Per track id: frames, present parts and points of the raw expert estimate."""
     from whole_body_pose.cli import frames
-    from whole_body_pose.config import PoseNodeConfig
+    from whole_body_pose.config import GapFillConfig, OneEuroConfig, PoseNodeConfig
     from whole_body_pose.pipeline import build_estimator
 
-    config = PoseNodeConfig(enable_face=False, detect_every_n_frames=1)
-    config = dataclasses.replace(config, one_euro=dataclasses.replace(config.one_euro, enabled=False),
-                                 gap_fill=dataclasses.replace(config.gap_fill, max_frames=0))
-    estimator = build_estimator(config)
+    estimator = build_estimator(PoseNodeConfig(enable_face=False, detect_every_n_frames=1,
+                                               one_euro=OneEuroConfig(enabled=False),
+                                               gap_fill=GapFillConfig(max_frames=0)))
     _, fps, images = frames(path)
     tracks: dict[int, dict[str, list]] = {}
     for index, (_, rgb) in enumerate(images):
