@@ -27,6 +27,7 @@ def test_header_gives_the_real_size(suffix, params):
     fmt, width, height = compressed_size(data.tobytes())
     assert (fmt, width, height) == (suffix.strip(".").replace("jpg", "jpeg"), bgr.shape[1], bgr.shape[0])
     np.testing.assert_array_equal(decode_compressed(data.tobytes()), cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
+    np.testing.assert_array_equal(decode_compressed(data.tobytes(), bgr=True), cv2.imdecode(data, cv2.IMREAD_COLOR))
 
 
 def test_small_file_claiming_a_huge_image_is_refused_without_decoding():

@@ -1,7 +1,8 @@
 """sensor_msgs/Image and CompressedImage payloads <-> arrays, with precise rejection of bad ones.
 
-The one codec of the project: the pose node decodes with it, the camera node and the episode
-recorder encode JPEG with it (the recorder needs nothing from the perception package).
+The one codec of the project: the pose node decodes with it, and so do the session report and the
+LeRobot export (recorded JPEGs); the camera node and the episode recorder encode JPEG with it (the
+recorder needs nothing from the perception package).
 
 Pure numpy/OpenCV on the message's fields, so it is tested without ROS and the node only maps
 a BadImageError to a counted, rate-limited warning.  A compressed payload's size is read from its
@@ -98,8 +99,10 @@ def compressed_size(data: bytes) -> tuple[str, int, int]:
     raise BadImageError("undecodable", f"{len(data)} bytes are neither PNG nor JPEG")
 
 
-def decode_compressed(data: bytes | memoryview | np.ndarray, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode a JPEG/PNG CompressedImage payload into RGB, refusing images whose header claims too much."""
+def decode_compressed(data: bytes | memoryview | np.ndarray, max_pixels: int = MAX_PIXELS,
+                      bgr: bool = False) -> np.ndarray:
+    """Decode a JPEG/PNG CompressedImage payload into RGB (BGR with `bgr`, for OpenCV drawing and video),
+    refusing images whose header claims too much."""
     buffer = np.frombuffer(data, np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).reshape(-1)
     if buffer.size == 0:
         raise BadImageError("empty", "compressed image has no data")
@@ -110,7 +113,7 @@ def decode_compressed(data: bytes | memoryview | np.ndarray, max_pixels: int = M
         raise BadImageError("undecodable", f"{buffer.size} bytes are not a JPEG/PNG image")
     if image.shape[:2] not in ((height, width), (width, height)):  # the header lied (EXIF rotation is fine)
         raise BadImageError("undecodable", f"decoded {image.shape[1]}x{image.shape[0]}, header says {width}x{height}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image if bgr else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def encode_jpeg(bgr: np.ndarray, quality: int) -> bytes:

@@ -25,10 +25,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
+from teleop_common.image_codec import BadImageError, decode_compressed
 from teleop_common.pose_msgs import stamp_to_ns
 from teleop_session.episodes import Episode, EpisodeError
 from teleop_session.lerobot_v3 import EpisodeFrames, LeRobotV3Writer
@@ -142,10 +142,10 @@ def resample(episode: Episode, topics: Topics, fps: float, progress: tqdm) -> tu
         index = int(index)
         time_ns = image_times[index]
         if index not in decoded:
-            image = cv2.imdecode(np.frombuffer(images[index][1], np.uint8), cv2.IMREAD_COLOR)
-            if image is None:
-                raise ExportError(f"{episode.path}: image {index} of {topics.image} is not a JPEG/PNG")
-            decoded = {index: image}
+            try:
+                decoded = {index: decode_compressed(images[index][1], bgr=True)}
+            except BadImageError as error:
+                raise ExportError(f"{episode.path}: image {index} of {topics.image}: {error}") from error
         progress.update(max(index + 1 - consumed, 0))
         consumed = max(consumed, index + 1)
         measured = state.at(time_ns)

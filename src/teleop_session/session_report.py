@@ -5,10 +5,10 @@ import bisect
 from collections import Counter
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 from whole_body_teleop.msg import TeleopStatus
 
+from teleop_common.image_codec import decode_compressed
 from teleop_common.pose_msgs import msg_to_frame, stamp_to_ns
 from teleop_common.status import Reason, reason_name
 from teleop_session.robot_motion import RobotMotion
@@ -99,7 +99,7 @@ def render_video(log: SessionLog, view: RobotView, video: VideoEncoder, motion: 
     status_times = [t for t, _ in log.statuses]
     for i, (_, stamp, jpeg) in enumerate(log.images):
         until = log.images[i + 1][0] if i + 1 < len(log.images) else log.last_activity_ns()
-        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        image = decode_compressed(jpeg, bgr=True)
         pose = _latest(pose_stamps, stamp)
         pose_age_ms = None
         if pose >= 0:
