@@ -28,7 +28,7 @@ def scene():
 
 
 def _stage(experts, palm: bool) -> HandStage:
-    return HandStage(experts.hand, experts.palm if palm else None, presence=0.5, palm_score=0.5,
+    return HandStage(experts.hand, experts.hand_tracker, experts.palm if palm else None, presence=0.5, palm_score=0.5,
                      wrist_visibility=0.1, refine_passes=1, min_side=24.0, retry_interval=5)
 
 
@@ -75,7 +75,7 @@ def test_search_budget_spreads_the_palm_search_over_frames(scene, calls):
         misplaced.pixels[i] += 45
     unbounded = _stage(experts, palm=True)(image, [_track(crop, misplaced)])[KEY]
     hand, palm = _Counted(experts.hand), _Counted(experts.palm)
-    stage = HandStage(hand, palm, presence=0.5, palm_score=0.5, wrist_visibility=0.1, refine_passes=1,
+    stage = HandStage(hand, hand, palm, presence=0.5, palm_score=0.5, wrist_visibility=0.1, refine_passes=1,
                       min_side=24.0, retry_interval=5)
     track = _track(crop, misplaced)
     found, frames = {}, 0
@@ -109,20 +109,23 @@ def test_face_mesh_at_a_lower_cadence_is_held_in_between(scene):
     assert face.calls <= 3 + 1  # one tracked call per run (+ one refinement when first found)
 
 
-def test_periodic_person_detection_takes_the_frames_search_budget(scene):
-    """A frame that looks for newcomers (detect_every_n_frames) gives its hands and faces no search calls
-    beyond their tracked round; the other frames get part_search_calls."""
+def test_periodic_detection_takes_the_frames_search_budget(scene):
+    """A frame that looks for newcomers (detect_every_n_frames: palms, then people the next frame) gives its
+    hands and faces no search calls beyond their tracked round; the other frames get part_search_calls."""
     experts, image, _, _ = scene
-    detector, budgets = _Counted(experts.detector), []
+    detector, palm, budgets = _Counted(experts.detector), _Counted(experts.palm), []
     estimator = PartExpertsEstimator(PoseNodeConfig(max_people=2, detect_every_n_frames=3, part_search_calls=2),
-                                     dataclasses.replace(experts, detector=detector))
+                                     dataclasses.replace(experts, detector=detector, palm=palm))
     hands = estimator.hands
     estimator.hands = lambda image, tracks, budget: (budgets.append(budget.calls), hands(image, tracks, budget))[1]
-    detections = []
-    for i in range(8):
-        before = detector.calls
+    people, palms = [], []
+    for i in range(9):
+        before = detector.calls, palm.calls
         estimator.process(image, int(i * 1e9 / 30), "camera", None)
-        detections.append(detector.calls > before)
-    assert detections == [True, False, False, True, False, False, True, False]  # first: nobody tracked yet
-    assert [b for b, detected in zip(budgets, detections) if detected][1:] == [0, 0]
-    assert all(b == 2 for b, detected in zip(budgets, detections) if not detected)
+        people.append(detector.calls > before[0])
+        palms.append(palm.calls > before[1])
+    assert people == [True, False, False, False, True, False, False, False, True]  # first: nobody tracked yet
+    assert palms == [True, False, False, True, False, False, False, True, False]   # the frame before people
+    detected = [a or b for a, b in zip(people, palms)]
+    assert [b for b, d in zip(budgets, detected) if d][1:] == [0, 0, 0, 0]
+    assert all(b == 2 for b, d in zip(budgets, detected) if not d)

@@ -10,6 +10,7 @@ from teleop_common.layout import BODY, Part
 from whole_body_pose.config import GapFillConfig, PoseNodeConfig
 from whole_body_pose.pipeline import build_estimator
 from whole_body_pose.roi import box_iou
+from whole_body_pose.tracks import REVIVE_FRAMES
 
 VTEST = [DATA / f"vtest_{i:04d}.jpg" for i in range(8)]
 FRAME_NS = 100_000_000  # vtest.avi runs at 10 fps
@@ -60,7 +61,7 @@ def _torso(pose) -> np.ndarray:
     return pose.pixels[[BODY[name] for name in TORSO]].mean(axis=0)
 
 
-def test_gap_is_held_then_dropped_and_identity_survives_short_gaps():
+def test_gap_is_held_then_dropped_and_identity_survives_until_revival_ends():
     gap_fill = GapFillConfig(max_frames=3, confidence_decay=0.5)
     estimator = build_estimator(PoseNodeConfig(max_people=1, gap_fill=gap_fill))
     person, blank = _rgb(DATA / "messi5.jpg"), np.zeros((342, 548, 3), np.uint8)
@@ -75,7 +76,12 @@ def test_gap_is_held_then_dropped_and_identity_survives_short_gaps():
         last = estimator.process(blank, i * FRAME_NS, "camera", None)
     assert last.poses == []
     again = estimator.process(person, 9 * FRAME_NS, "camera", None).poses
-    assert len(again) == 1 and again[0].track_id != seen.track_id
+    assert [p.track_id for p in again] == [seen.track_id]  # dropped, but revived where it was lost
+    gone = 10 + gap_fill.max_frames + REVIVE_FRAMES
+    for i in range(10, gone + 1):
+        estimator.process(blank, i * FRAME_NS, "camera", None)
+    later = estimator.process(person, (gone + 1) * FRAME_NS, "camera", None).poses
+    assert len(later) == 1 and later[0].track_id != seen.track_id  # too late to revive: a new person
 
 
 def test_four_people_in_one_frame():

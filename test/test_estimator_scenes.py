@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO
 
 from teleop_common.frame_sources import VideoFileSource, rgb_frames
-from teleop_common.layout import Part
+from teleop_common.layout import HAND, Part
 from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.pipeline import build_estimator
 
@@ -67,8 +67,8 @@ def test_hand_only_clip_gives_a_hand_only_person_and_no_phantom_body(name, side)
             for part in pose.present:
                 points = pose.part_points(part)
                 assert np.isfinite(points).all() and 0.1 < np.median(points[:, 2]) < 2.0  # metric, in front
-                span = np.linalg.norm(points[0] - points[12])  # wrist to middle fingertip: a real hand's size
-                assert 0.08 < span < 0.3, span
+                palm = np.linalg.norm(points[HAND["wrist"]] - points[HAND["middle_mcp"]])
+                assert 0.05 < palm < 0.15, palm  # a real palm's length, fist or open hand
     if side is not None:
         sides = Counter(part for people in hand_people for p in people for part in p.present)
         assert sides.most_common(1)[0][0] is side, sides

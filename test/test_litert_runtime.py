@@ -7,7 +7,7 @@ import pytest
 
 from teleop_common.config import ConfigError, from_mapping
 from whole_body_pose import models
-from whole_body_pose.config import FASTEST_ON_CPU, PoseNodeConfig
+from whole_body_pose.config import EXPERTS, FASTEST_ON_CPU, HAND_TRACKING_MODELS, PoseNodeConfig
 from whole_body_pose.models import MODELS, REPO_ROOT, ModelFileError, ModelStore
 from whole_body_pose.pipeline import build_estimator
 from whole_body_pose.runtime import RuntimeOptions, backend_names, model_format, open_session
@@ -16,7 +16,6 @@ pytest.importorskip("ai_edge_litert", reason="backend 'litert' needs ai-edge-lit
 
 DATA = REPO_ROOT / "test" / "data"
 IMAGES = ("messi5.jpg", "megamind_0030.jpg", "basketball1.png")
-ALL_ORT = {name: "onnxruntime" for name in MODELS}
 
 
 def rgb(name: str) -> np.ndarray:
@@ -47,7 +46,7 @@ def test_litert_agrees_with_onnxruntime(name: str, store: ModelStore) -> None:
     ort = open_session("onnxruntime", store.path(name), options)
     lite = open_session("litert", store.tflite_path(name), options)
     assert lite.input_names == ort.input_names
-    assert set(ort.output_names) <= set(lite.output_names)
+    assert lite.output_names == ort.output_names  # unread outputs pruned from both files
     want, got = ort.run({"image": batch}), lite.run({"image": batch})
     for output in ort.output_names:
         assert got[output].shape[0] == len(IMAGES)
@@ -67,7 +66,9 @@ def test_tflite_hash_checked(store: ModelStore, monkeypatch: pytest.MonkeyPatch)
 
 def test_model_runtime_resolution_and_validation() -> None:
     config = PoseNodeConfig()
-    assert {name: config.runtime_for(name) for name in MODELS} == FASTEST_ON_CPU
+    assert {e: config.runtime_for(e) for e in EXPERTS} == {e: FASTEST_ON_CPU[e] for e in EXPERTS}
+    assert config.runtime_for("hand_landmark", config.hand_tracking()) == FASTEST_ON_CPU["hand_landmark_lite"]
+    assert set(EXPERTS) | set(HAND_TRACKING_MODELS.values()) == set(MODELS) == set(FASTEST_ON_CPU)
     assert PoseNodeConfig(runtime="tensorrt").runtime_for("face_landmark") == "tensorrt"
     assert from_mapping(PoseNodeConfig, {"model_runtime": {"hand_landmark": "litert"}}).runtime_for(
         "hand_landmark") == "litert"
@@ -81,7 +82,7 @@ def test_pipeline_with_litert_matches_onnxruntime(image: str) -> None:
     frame = rgb(image)
     results = []
     for runtime in ("litert", "onnxruntime"):
-        config = from_mapping(PoseNodeConfig, {"max_people": 2, "model_runtime": {n: runtime for n in MODELS}})
+        config = from_mapping(PoseNodeConfig, {"max_people": 2, "model_runtime": {n: runtime for n in EXPERTS}})
         estimator = build_estimator(config)
         for index in range(3):  # tracking on: the second and third frames run from tracked crops
             result = estimator.process(frame, index, "camera", None)

@@ -22,6 +22,7 @@ from whole_body_pose.models import (
     ModelStore,
     resolve_model_dir,
     sha256_of,
+    tflite_file,
 )
 
 
@@ -35,6 +36,7 @@ def copy_store(source: ModelStore, target: Path, *names: str) -> ModelStore:
     shutil.copy(source.directory / MANIFEST, target / MANIFEST)
     for name in names:
         shutil.copy(source.path(name), target / MODELS[name])
+        shutil.copy(source.tflite_path(name), target / tflite_file(name))
     return ModelStore(target)
 
 
@@ -56,8 +58,10 @@ def test_manifest_records_expected_input_sizes_and_ranges(store: ModelStore) -> 
         "pose_landmark": ((256, 256), (0.0, 1.0)),
         "palm_detection": ((192, 192), (0.0, 1.0)),
         "hand_landmark": ((224, 224), (0.0, 1.0)),
+        "hand_landmark_lite": ((224, 224), (0.0, 1.0)),
         "face_landmark": ((192, 192), (0.0, 1.0)),
     }
+    assert set(expected) == set(MODELS)
     for name, (size, value_range) in expected.items():
         info = store.info(name)
         assert (info.input_size, info.input_range) == (size, value_range), name
@@ -138,12 +142,14 @@ def test_model_swapped_together_with_its_manifest_entry_is_refused(store: ModelS
 
 def test_node_with_a_bad_model_file_exits_2_with_one_fatal_line(store: ModelStore, tmp_path: Path) -> None:
     copy_store(store, tmp_path, *[n for n in MODELS if n != "pose_landmark"])
-    (tmp_path / MODELS["pose_landmark"]).write_bytes(b"not a model")
+    bad = (MODELS["pose_landmark"], tflite_file("pose_landmark"))  # whichever the default runtime opens
+    for name in bad:
+        (tmp_path / name).write_bytes(b"not a model")
     command = [str(Path(sys.executable).parent / WHOLE_BODY_POSE.executable), "--ros-args",
                "--params-file", str(CONFIG_DIR / WHOLE_BODY_POSE.config_file), "-p", f"model_dir:={tmp_path}"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120,
                             env=dict(os.environ, PYTHONPATH=str(REPO / "src")))
     assert result.returncode == 2, result.stderr[-2000:]
     fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL]")]
-    assert len(fatal) == 1 and MODELS["pose_landmark"] in fatal[0] and "make setup" in fatal[0], result.stderr
+    assert len(fatal) == 1 and any(name in fatal[0] for name in bad) and "make setup" in fatal[0], result.stderr
     assert "Traceback" not in result.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from whole_body_pose.models import MANIFEST, MODEL_DIR_ENV, MODELS, PACKAGE
+from whole_body_pose.models import MANIFEST, MODEL_DIR_ENV, MODELS, PACKAGE, tflite_file
 
 PREPARED = REPO / ".cache" / "models"
 PROBE = """
@@ -36,7 +36,7 @@ def _install_tree(root: Path, with_models: bool) -> tuple[Path, Path]:
     shutil.copytree(REPO / "config", share / "config")
     if with_models:
         (share / "models").mkdir()
-        for name in [MANIFEST, *MODELS.values()]:
+        for name in [MANIFEST, *MODELS.values(), *map(tflite_file, MODELS)]:
             shutil.copy2(PREPARED / name, share / "models" / name)
     marker = prefix / "share" / "ament_index" / "resource_index" / "packages" / PACKAGE
     marker.parent.mkdir(parents=True)

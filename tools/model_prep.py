@@ -10,8 +10,10 @@ conflict with mediapipe's.  It therefore imports from the project only `whole_bo
 Steps per model: densify sparse weights (pose_detection ships DENSIFY ops that tf2onnx cannot
 convert), convert with tf2onnx, give inputs/outputs meaningful names, make the batch dimension
 dynamic (several crops per call; TensorRT dynamic-batch profiles), check batch 3 == 3 x batch 1,
-and record sha256 + tensor signatures in manifest.json.  `--verify` compares every ONNX model
-with the original TFLite model on real images.
+and record sha256 + tensor signatures in manifest.json.  Beside each ONNX file it writes the TFLite
+file the litert runtime runs: MediaPipe's, with the same unread outputs pruned (checked equal to the
+original on real images).  `--verify` compares every ONNX model with the original TFLite model on
+real images.
 """
 from __future__ import annotations
 
@@ -27,10 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from whole_body_pose.models import BATCH_DIM, INPUT_NAME, MANIFEST, MODELS, OPSET, TFLITE, sha256_of
+from whole_body_pose.models import (BATCH_DIM, DROPPED_OUTPUTS, INPUT_NAME, MANIFEST, MODELS, OPSET, TFLITE,
+                                   sha256_of, tflite_file)
 
 # Bump when the conversion itself changes so existing files are rebuilt.
-PREP_VERSION = 3
+PREP_VERSION = 4
 VERIFY_TOLERANCE = 1e-3  # max |onnx - tflite| relative to max |tflite| per output
 VERIFY_IMAGES = ("messi5.jpg", "basketball1.png", "basketball2.png")
 
@@ -43,7 +46,11 @@ class ModelSpec:
     source: str  # path relative to mediapipe/modules
     input_range: tuple[float, float]  # value range the image input expects
     outputs: tuple[str, ...]  # names for the model's outputs, in the TFLite output order
-    drop: tuple[str, ...] = ()  # outputs the pipeline never reads: pruned with the layers only they use
+
+    @property
+    def drop(self) -> tuple[str, ...]:
+        """Outputs the pipeline never reads: pruned with the layers only they use."""
+        return DROPPED_OUTPUTS.get(self.model, ())
 
     @property
     def kept(self) -> tuple[str, ...]:
@@ -59,14 +66,12 @@ class ModelSpec:
         return Path(self.file).stem
 
 
-SPECS: tuple[ModelSpec, ...] = (
-    ModelSpec("pose_landmark", TFLITE["pose_landmark"][0], (0.0, 1.0), TFLITE["pose_landmark"][2],
-              drop=("segmentation",)),  # the person mask head costs ~40 % of the body model
-    ModelSpec("hand_landmark", TFLITE["hand_landmark"][0], (0.0, 1.0), TFLITE["hand_landmark"][2]),
-    ModelSpec("face_landmark", TFLITE["face_landmark"][0], (0.0, 1.0), TFLITE["face_landmark"][2]),
-    ModelSpec("palm_detection", TFLITE["palm_detection"][0], (0.0, 1.0), TFLITE["palm_detection"][2]),
-    ModelSpec("pose_detection", TFLITE["pose_detection"][0], (-1.0, 1.0), TFLITE["pose_detection"][2]),
-)
+def _spec(model: str, input_range: tuple[float, float] = (0.0, 1.0)) -> ModelSpec:
+    return ModelSpec(model, TFLITE[model][0], input_range, TFLITE[model][2])
+
+
+SPECS: tuple[ModelSpec, ...] = (_spec("pose_landmark"), _spec("hand_landmark"), _spec("hand_landmark_lite"),
+                                _spec("face_landmark"), _spec("palm_detection"), _spec("pose_detection", (-1.0, 1.0)))
 
 
 def log(message: str) -> None:
@@ -120,6 +125,47 @@ def densify_tflite(source: Path, target: Path) -> int:
     graph.operators = [op for op in graph.operators if op not in densify]
     flatbuffer_utils.write_model(model, str(target))
     return len(densify)
+
+
+def prune_tflite(source: Path, target: Path, spec: ModelSpec) -> None:
+    """Write `target`: `source` without the outputs `spec.drop` and the operators only they needed
+    (a byte copy when nothing is dropped)."""
+    if not spec.drop:
+        target.write_bytes(source.read_bytes())
+        return
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(str(source))
+    graph = model.subgraphs[0]
+    if len(graph.outputs) != len(spec.outputs):
+        raise RuntimeError(f"{spec.name}: {len(graph.outputs)} TFLite outputs, expected {len(spec.outputs)}")
+    graph.outputs = np.array([index for index, name in zip(graph.outputs, spec.outputs) if name not in spec.drop],
+                             dtype=np.int32)
+    while True:  # drop operators none of whose outputs is read, until none is left
+        read = {int(t) for op in graph.operators for t in op.inputs} | {int(t) for t in graph.outputs}
+        kept = [op for op in graph.operators if any(int(t) in read for t in op.outputs)]
+        if len(kept) == len(graph.operators):
+            break
+        graph.operators = kept
+    flatbuffer_utils.write_model(model, str(target))
+
+
+def check_pruned(original: Path, pruned: Path, spec: ModelSpec, images: np.ndarray) -> None:
+    """The pruned TFLite file gives exactly the original's kept outputs on real images."""
+    import tensorflow as tf
+
+    def outputs(path: Path, names: tuple[str, ...], image: np.ndarray) -> dict[str, np.ndarray]:
+        interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=2)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image[None])
+        interpreter.invoke()
+        return {name: interpreter.get_tensor(d["index"]) for name, d in zip(names, interpreter.get_output_details())}
+
+    for image in images:
+        want, got = outputs(original, spec.outputs, image), outputs(pruned, spec.kept, image)
+        for name in spec.kept:
+            if not np.array_equal(want[name], got[name]):
+                raise RuntimeError(f"{spec.name}: pruned TFLite output {name!r} differs from the original")
 
 
 # ----------------------------------------------------------------------------- conversion
@@ -333,9 +379,10 @@ def write_manifest(out: Path, manifest: dict) -> None:
     os.replace(temporary, out / MANIFEST)
 
 
-def up_to_date(entry: dict | None, target: Path, source_sha: str) -> bool:
-    return (entry is not None and target.is_file() and entry.get("prep_version") == PREP_VERSION
-            and entry.get("source_sha256") == source_sha and entry.get("sha256") == sha256_of(target))
+def up_to_date(entry: dict | None, target: Path, lite: Path, source_sha: str) -> bool:
+    return (entry is not None and target.is_file() and lite.is_file() and entry.get("prep_version") == PREP_VERSION
+            and entry.get("source_sha256") == source_sha and entry.get("sha256") == sha256_of(target)
+            and entry.get("tflite_sha256") == sha256_of(lite))
 
 
 def prepare(spec: ModelSpec, source_dir: Path, out: Path, media: Path, manifest: dict) -> bool:
@@ -347,8 +394,9 @@ def prepare(spec: ModelSpec, source_dir: Path, out: Path, media: Path, manifest:
         raise FileNotFoundError(f"{spec.name}: TFLite source missing: {source}")
     source_sha = sha256_of(source)
     target = out / spec.file
+    lite = out / tflite_file(spec.model)
     models = manifest.setdefault("models", {})
-    if up_to_date(models.get(spec.name), target, source_sha):
+    if up_to_date(models.get(spec.name), target, lite, source_sha):
         log(f"{spec.name}: up to date ({target.name}), skipped")
         return False
     started = time.monotonic()
@@ -362,10 +410,16 @@ def prepare(spec: ModelSpec, source_dir: Path, out: Path, media: Path, manifest:
     onnx.save(model, str(partial))
     sig = signature(model)
     height, width = sig["inputs"][0]["shape"][1:3]
-    batch_error = check_batch(partial, real_images(media, (height, width), spec.input_range))
+    images = real_images(media, (height, width), spec.input_range)
+    batch_error = check_batch(partial, images)
     os.replace(partial, target)
+    partial_lite = out / f".{lite.name}.tmp"
+    prune_tflite(source, partial_lite, spec)
+    check_pruned(source, partial_lite, spec, images)
+    os.replace(partial_lite, lite)
     models[spec.name] = {
         "file": spec.file, "sha256": sha256_of(target), "source": spec.source, "source_sha256": source_sha,
+        "tflite": lite.name, "tflite_sha256": sha256_of(lite),
         "prep_version": PREP_VERSION, "opset": OPSET, "layout": "NHWC", "input_range": list(spec.input_range),
         "densified_ops": removed, **sig,
     }

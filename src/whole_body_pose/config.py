@@ -70,10 +70,12 @@ class DopeConfig(Validated):
 
 
 _MODEL_RUNTIMES = ("auto", "onnxruntime", "litert", "tensorrt")
-# Measured fastest CPU runtime per part expert (bench/estimator.py, 2 threads; see README benchmark):
-# LiteRT runs MediaPipe's own TFLite files on XNNPACK; ONNX Runtime is faster on the body model.
-FASTEST_ON_CPU = {"pose_detection": "onnxruntime", "pose_landmark": "onnxruntime", "palm_detection": "litert",
-                  "hand_landmark": "onnxruntime", "face_landmark": "litert"}
+# Measured fastest CPU runtime per model (whole_body_pose.models.MODELS key; 2 threads, README benchmark):
+# LiteRT runs MediaPipe's own TFLite files on XNNPACK; ONNX Runtime is faster on batches of full hands.
+FASTEST_ON_CPU = {"pose_detection": "onnxruntime", "pose_landmark": "litert", "palm_detection": "litert",
+                  "hand_landmark": "onnxruntime", "hand_landmark_lite": "litert", "face_landmark": "litert"}
+# Hand landmark model on tracked crops per `hand_tracking_model` value (MODELS keys).
+HAND_TRACKING_MODELS = {"lite": "hand_landmark_lite", "full": "hand_landmark"}
 
 
 @dataclass
@@ -87,6 +89,9 @@ class ModelRuntimes(Validated):
     face_landmark: str = choice(*_MODEL_RUNTIMES)
 
 
+EXPERTS = tuple(f.name for f in dataclasses.fields(ModelRuntimes))  # the part experts' names
+
+
 @dataclass
 class PoseNodeConfig(Validated):
     """Top-level configuration of the estimator (and of the ROS node that wraps it)."""
@@ -98,6 +103,9 @@ class PoseNodeConfig(Validated):
     fp16: bool = True                                  # half precision where the runtime offers it (TensorRT, torch on CUDA)
     tensorrt: TensorRTOptions = field(default_factory=TensorRTOptions)  # engine settings (runtime: tensorrt)
     model_runtime: ModelRuntimes = field(default_factory=ModelRuntimes)  # per part expert (estimator: experts)
+    hand_tracking_model: str = choice(*HAND_TRACKING_MODELS)  # hand landmarks on crops from landmarks (tracked,
+                                                       # re-cropped): lite (half the time) | full; a search from a
+                                                       # rough crop (body wrist, palm) always runs full
     max_people: int = bounded(4, 1, 16)
     detect_every_n_frames: int = bounded(10, 1, 1000)  # detector cadence while fewer than max_people are tracked
     detector_tiles: int = bounded(1, 1, 4)             # 1 = whole frame; n>1 adds an n x n grid of tiles
@@ -134,12 +142,17 @@ class PoseNodeConfig(Validated):
         if self.runtime == "torch" and self.estimator != "dope":
             raise ConfigError("runtime", self.runtime, "onnxruntime | tensorrt (torch runs DOPE checkpoints only)")
 
-    def runtime_for(self, model: str) -> str:
-        """The runtime that runs part expert `model` (a whole_body_pose.models.MODELS key)."""
-        chosen = getattr(self.model_runtime, model)
+    def hand_tracking(self) -> str:
+        """The model (a whole_body_pose.models.MODELS key) of the hand landmarks on tracked crops."""
+        return HAND_TRACKING_MODELS[self.hand_tracking_model]
+
+    def runtime_for(self, expert: str, model: str | None = None) -> str:
+        """The runtime of part expert `expert` (a ModelRuntimes field) running `model` (a MODELS key;
+        default: the expert's own model)."""
+        chosen = getattr(self.model_runtime, expert)
         if chosen != "auto":
             return chosen
-        return FASTEST_ON_CPU[model] if self.runtime == "onnxruntime" else self.runtime
+        return FASTEST_ON_CPU[model or expert] if self.runtime == "onnxruntime" else self.runtime
 
     def temporal_runtime(self) -> str:
         """The runtime of the temporal models: the node's, but ONNX Runtime when it is torch (a DOPE

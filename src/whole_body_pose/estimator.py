@@ -1,9 +1,9 @@
 """Multi-person whole-body estimator built from MediaPipe's part experts (pure core, no ROS).
 
-Per frame: (every `detect_every_n_frames` while fewer than `max_people` are tracked, at once when
-nobody is or a lost person's crop gave up) detect people and open tracks for newcomers -> body
-landmarks of every tracked person in one batch -> hands and faces of everyone in batched rounds
-(parts.py) -> one whole-body pose per person in metric 3D, filtered,
+Per frame: (when schedule.py says: at once when something is lost, else every
+`detect_every_n_frames`, palms and people on consecutive frames) detect palms and people and open
+tracks for newcomers -> body landmarks of every tracked person in one batch -> hands and faces of
+everyone in batched rounds (parts.py) -> one whole-body pose per person in metric 3D, filtered,
 with short gaps held (assemble.py).  Crops carry over between frames, which is what makes the
 detector unnecessary on most frames.
 """
@@ -30,7 +30,8 @@ from whole_body_pose.parts import FaceStage, HandStage, SearchBudget
 from whole_body_pose.phantoms import phantom_reason
 from whole_body_pose.pipeline import check_image
 from whole_body_pose.runtime import model_format, open_session
-from whole_body_pose.tracks import Body, Track, associate, crowded, drifted, duplicates, tighten
+from whole_body_pose.schedule import DetectionSchedule
+from whole_body_pose.tracks import REVIVE_FRAMES, Body, Track, associate, crowded, drifted, duplicates, tighten
 
 TILE_OVERLAP = 1.25  # detector tiles are this much larger than an exact n x n split
 
@@ -39,7 +40,8 @@ TILE_OVERLAP = 1.25  # detector tiles are this much larger than an exact n x n s
 class Experts:
     detector: Detector
     body: BodyLandmarker
-    hand: HandLandmarker
+    hand: HandLandmarker          # hand searches from rough crops (full model)
+    hand_tracker: HandLandmarker  # hands on crops from landmarks (`hand_tracking_model`; may be `hand`)
     face: FaceLandmarker
     palm: Detector
 
@@ -49,13 +51,18 @@ def load_experts(config: PoseNodeConfig) -> Experts:
     store = ModelStore(config.model_dir or None)
     options = config.runtime_options()
 
-    def session(name: str):
-        runtime = config.runtime_for(name)
-        return open_session(runtime, store.file_for(name, model_format(runtime)), options), store.info(name)
+    def session(expert: str, model: str | None = None):
+        model = model or expert
+        runtime = config.runtime_for(expert, model)
+        return open_session(runtime, store.file_for(model, model_format(runtime)), options), store.info(model)
 
+    hand = HandLandmarker(*session("hand_landmark"))
+    tracking = config.hand_tracking()
     return Experts(detector=Detector(*session("pose_detection"), POSE_DETECTOR_STRIDES, 4),
                    body=BodyLandmarker(*session("pose_landmark")),
-                   hand=HandLandmarker(*session("hand_landmark")),
+                   hand=hand,
+                   hand_tracker=(hand if tracking == "hand_landmark"
+                                 else HandLandmarker(*session("hand_landmark", tracking))),
                    face=FaceLandmarker(*session("face_landmark")),
                    palm=Detector(*session("palm_detection"), PALM_DETECTOR_STRIDES, 7))
 
@@ -80,22 +87,25 @@ class PartExpertsEstimator:
     def __init__(self, config: PoseNodeConfig, experts: Experts) -> None:
         self.config = config
         self.experts = experts
-        self.hands = HandStage(experts.hand, experts.palm if config.palm_recovery else None, config.hand_presence,
-                               config.palm_score, config.wrist_visibility, config.refine_passes,
+        self.hands = HandStage(experts.hand, experts.hand_tracker, experts.palm if config.palm_recovery else None,
+                               config.hand_presence, config.palm_score, config.wrist_visibility, config.refine_passes,
                                config.min_part_px, config.part_retry_frames)
         self.faces = FaceStage(experts.face, config.face_presence, config.refine_passes, config.min_part_px,
                                config.part_retry_frames)
         self.assembler = Assembler(config.one_euro, config.gap_fill)
-        self.hand_only = (HandOnlyTracker(experts.hand, config.hand_presence, config.refine_passes, config.one_euro,
-                                          config.gap_fill) if config.hand_only and config.enable_hands else None)
+        self.hand_only = (HandOnlyTracker(experts.hand, experts.hand_tracker, config.hand_presence,
+                                          config.refine_passes, config.one_euro, config.gap_fill)
+                          if config.hand_only and config.enable_hands else None)
         self.reset()
 
     def reset(self) -> None:
         self.stats: Counter[str] = Counter()  # rejections and detector costs, for diagnostics
-        self._palms = None
+        self._palms = None         # this frame's whole-frame palms (None: the palm detector did not run)
+        self._recent_palms = None  # the last ones, for the phantom check of the people frame after them
         self._tracks: list[Track] = []
         self._next_id = 1
-        self._since_detection = 0
+        self._schedule = DetectionSchedule(self.config.max_people, self.config.detect_every_n_frames,
+                                           self.hand_only is not None, self.config.reject_phantoms)
         self._lost_last_frame = False  # a track stopped coasting: look for its person at once
         self._frames = 0               # frames processed (face mesh cadence)
         if self.hand_only is not None:
@@ -111,21 +121,18 @@ class PartExpertsEstimator:
         for track in self._tracks:
             track.body = None
 
-        self._since_detection += 1
         live = sum(track.roi is not None for track in self._tracks)
         hands_live = self.hand_only.live() if self.hand_only is not None else 0
-        hand_lost = self.hand_only is not None and self.hand_only.lost_last_frame
+        searches = self._schedule.due(live, hands_live, self._lost_last_frame,
+                                      self.hand_only is not None and self.hand_only.lost_last_frame)
         self._palms = None
-        # Nobody (no body, no hand) tracked: look every frame; a lost body or hand: look at once.
-        urgent = (live == 0 and hands_live == 0) or (live < self.config.max_people and self._lost_last_frame) \
-            or hand_lost
-        periodic = ((live < self.config.max_people or self.hand_only is not None)
-                    and self._since_detection >= self.config.detect_every_n_frames)
-        if urgent or periodic:
-            self._detect(image, people=live < self.config.max_people)
+        if searches.palms:
+            self._detect_palms(image)
+        if searches.people:
+            self._detect_people(image)
         # A periodic look for newcomers is a search too: that frame's hands and faces get their tracked
         # round only (their search continues next frame), so the two costs never stack in one frame.
-        budget = SearchBudget(self.config.part_search_calls if urgent or not periodic else 0)
+        budget = SearchBudget(0 if searches.periodic else self.config.part_search_calls)
         clock.lap("detect")
         t = stamp_ns * 1e-9
         self._bodies(image, t)
@@ -152,10 +159,10 @@ class PartExpertsEstimator:
                 track.parts[Part.FACE].skipped(face_rois[id(track)])
         for track in [track for track in self._tracks if track.body is None]:
             pose = self.assembler.held(track)
-            if pose is None:
-                self._tracks.remove(track)
-            else:
+            if pose is not None:
                 poses.append(pose)
+            elif track.last_box is None or track.missed > self.config.gap_fill.max_frames + REVIVE_FRAMES:
+                self._tracks.remove(track)  # no longer revivable under its id
         if self.hand_only is not None:
             poses.extend(self.hand_only(image, self._palms, self._body_hands(observed, hands), cam, t, self._new_id))
             clock.lap("hands")  # hand-only people count as hand work
@@ -164,15 +171,15 @@ class PartExpertsEstimator:
         return PoseFrame(stamp_ns=stamp_ns, frame_id=frame_id, poses=poses,
                          latency_ms=(time.perf_counter() - start) * 1e3, stage_ms=clock.stages)
 
-    def _detect(self, image: np.ndarray, people: bool = True) -> None:
-        self._since_detection = 0
+    def _detect_palms(self, image: np.ndarray) -> None:
         height, width = image.shape[:2]
-        if self.config.reject_phantoms or self.hand_only is not None:  # someone uses the palms
-            start = time.perf_counter()
-            self._palms = self.experts.palm(image, detector_regions(width, height, 1), self.config.palm_score)
-            self.stats["palm_detection_ms"] = (time.perf_counter() - start) * 1e3
-        if not people:
-            return
+        start = time.perf_counter()
+        self._palms = self.experts.palm(image, detector_regions(width, height, 1), self.config.palm_score)
+        self._recent_palms = self._palms
+        self.stats["palm_detection_ms"] = (time.perf_counter() - start) * 1e3
+
+    def _detect_people(self, image: np.ndarray) -> None:
+        height, width = image.shape[:2]
         regions = detector_regions(width, height, self.config.detector_tiles)
         found = self.experts.detector(image, regions, self.config.detection_score)
         if not len(found):
@@ -198,13 +205,15 @@ class PartExpertsEstimator:
         return np.array(crops).reshape(-1, 5)
 
     def _hand_crops(self) -> np.ndarray:
-        """Crops of the hands known this frame that belong to no body: whole-frame palms (a body's own
-        hand crops are not used: a hand pushed at the camera may cover most of its owner)."""
+        """Crops of the hands known this frame that belong to no body: hand-only hands and the whole-frame
+        palms of this frame or the one before (a body's own hand crops are not used: a hand pushed at
+        the camera may cover most of its owner)."""
         crops = [self.hand_only.crops()] if self.hand_only is not None else []
-        if self._palms is not None and len(self._palms):
-            box = self._palms.boxes
+        age, palms = self._schedule.palms_age, self._recent_palms
+        if palms is not None and len(palms) and age is not None and age <= 1:
+            box = palms.boxes
             crops.append(roi.hand_from_palm(0.5 * (box[:, :2] + box[:, 2:]), box[:, 2:] - box[:, :2],
-                                            self._palms.keypoints))
+                                            palms.keypoints))
         return np.concatenate(crops) if crops else np.zeros((0, 5))
 
     def _reject_phantoms(self, image_size: tuple[int, int]) -> None:

@@ -7,6 +7,7 @@ pipeline never sees tensor coordinates.  Post-processing follows MediaPipe 0.10.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,6 +102,15 @@ class HandResult:
     pixels: np.ndarray      # (N, 21, 2)
     world: np.ndarray       # (N, 21, 3) metres, image-aligned axes, origin near the hand centre
     handedness: np.ndarray  # (N,) the model's handedness score (see hand_only.RIGHT_HAND_SCORE)
+
+    @classmethod
+    def interleaved(cls, first: np.ndarray, a: HandResult, b: HandResult) -> HandResult:
+        """One result of N crops from `a` (the crops where mask `first` is set) and `b` (the others)."""
+        def join(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            out = np.empty((len(first), *x.shape[1:]), x.dtype)
+            out[first], out[~first] = x, y
+            return out
+        return cls(*(join(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(cls)))
 
 
 class HandLandmarker(_Expert):

@@ -67,9 +67,10 @@ def palm_length(pixels: np.ndarray) -> float:
 
 
 class HandOnlyTracker:
-    def __init__(self, landmarker: HandLandmarker, presence: float, refine_passes: int,
+    def __init__(self, landmarker: HandLandmarker, tracker: HandLandmarker, presence: float, refine_passes: int,
                  one_euro: OneEuroConfig, gap_fill: GapFillConfig) -> None:
-        self.landmarker = landmarker
+        self.landmarker = landmarker  # new hands, from palm crops
+        self.tracker = tracker        # tracked hands, from their last landmarks' crop (may be a lighter model)
         self.presence = presence
         self.refine_passes = refine_passes
         self.one_euro = one_euro
@@ -95,7 +96,7 @@ class HandOnlyTracker:
         self._release(body_hands)
         tracked = [(person, side) for person in self.people for side, slot in person.hands.items()
                    if slot.roi is not None]
-        found = self._landmarks(image, [person.hands[side].roi for person, side in tracked], refine=False)
+        found = self._landmarks(self.tracker, image, [person.hands[side].roi for person, side in tracked], refine=False)
         for person in self.people:
             person.observed = set()
         kept: list[_Found] = []
@@ -123,10 +124,11 @@ class HandOnlyTracker:
                     del person.hands[side]
         self.people = [person for person in self.people if person.hands]
 
-    def _landmarks(self, image: np.ndarray, crops: list[np.ndarray], refine: bool) -> list[_Found | None]:
+    def _landmarks(self, landmarker: HandLandmarker, image: np.ndarray, crops: list[np.ndarray],
+                   refine: bool) -> list[_Found | None]:
         if not crops:
             return []
-        result = self.landmarker(image, np.stack(crops))
+        result = landmarker(image, np.stack(crops))
         out: list[_Found | None] = []
         for i in range(len(crops)):
             if result.presence[i] < self.presence:
@@ -137,7 +139,7 @@ class HandOnlyTracker:
             out.append(_Found(pixels, result.world[i], float(result.presence[i]), side,
                               roi.hand_from_landmarks(pixels[None])[0]))
         if refine:  # one more pass on the crops the landmarks define (the crop the model was trained on)
-            again = self._landmarks(image, [obs.roi for obs in out if obs is not None], False)
+            again = self._landmarks(self.tracker, image, [obs.roi for obs in out if obs is not None], False)
             it = iter(again)
             out = [None if obs is None else (next(it) or obs) for obs in out]
         return out
@@ -154,7 +156,7 @@ class HandOnlyTracker:
                 continue
             fresh.append(crop)
         new: list[_Found] = []
-        for obs in self._landmarks(image, fresh, self.refine_passes > 0):
+        for obs in self._landmarks(self.landmarker, image, fresh, self.refine_passes > 0):
             if obs is None or any(_same(obs, other) for other in known + new):
                 continue
             new.append(obs)

@@ -1,7 +1,8 @@
 """Registry of the estimator's ONNX model files and their integrity checks.
 
-`make setup` converts MediaPipe's TFLite experts into `<model dir>/<name>.onnx` and writes
-`manifest.json` (see tools/model_prep.py).  Everything that opens a model goes through `ModelStore`,
+`make setup` converts MediaPipe's TFLite experts into `<model dir>/<name>.onnx`, writes beside each
+the TFLite file the litert runtime runs (pruned of unread outputs) and `manifest.json` (see
+tools/model_prep.py).  Everything that opens a model goes through `ModelStore`,
 so a missing, truncated or stale file fails once, early, with a message that says how to fix it.
 The expected sha256 of each file ships here, in the package source: the manifest lives in the
 same writable folder as the models, so on its own it cannot tell a swapped model from a good one
@@ -35,22 +36,25 @@ MODELS: dict[str, str] = {
     "pose_landmark": "pose_landmark_full.onnx",
     "palm_detection": "palm_detection_full.onnx",
     "hand_landmark": "hand_landmark_full.onnx",
+    "hand_landmark_lite": "hand_landmark_lite.onnx",
     "face_landmark": "face_landmark.onnx",
 }
 
-# Model name -> sha256 of the converted file (model_prep PREP_VERSION 3, mediapipe 0.10.21).
+# Model name -> sha256 of the converted file (model_prep PREP_VERSION 4, mediapipe 0.10.21).
 # Update together with model_prep when the conversion changes (test_models checks the manifest agrees).
 SHA256: dict[str, str] = {
     "pose_detection": "124d6579e8071f86732a37f9cecd8c495dd31b11ff062bdba0e1ec713a0f43da",
     "pose_landmark": "ed392ba9769fea669649c89dfd1517e05888ce0b572d977986b6c1fecfc2d4e6",
     "palm_detection": "f8ccf1927518b35ad8129736c854fe595ad737d2ba05cf08d5a1e30041dae6b1",
     "hand_landmark": "2ab157acdff6ae67263b9982bac5a700f2c1e4b9343643c4e573bfebc2b23727",
+    "hand_landmark_lite": "9911705c751f71283b6ff78bdf34d07e69f15117dc1e4d2b3f7597db3f9ab9a3",
     "face_landmark": "374ccdf06999aef65ede5a075a1abf253ae091f7a3a585bff91faf367202ecd2",
 }
 
 
-# Model name -> the MediaPipe TFLite file it was converted from (relative to mediapipe/modules, run as
-# is by the litert runtime), its sha256 (mediapipe 0.10.21) and its outputs' names in TFLite output order.
+# Model name -> the MediaPipe TFLite file it was converted from (relative to mediapipe/modules; copied,
+# pruned of DROPPED_OUTPUTS, for the litert runtime), its sha256 (mediapipe 0.10.21) and its outputs'
+# names in TFLite output order.
 TFLITE: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "pose_detection": ("pose_detection/pose_detection.tflite",
                        "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
@@ -64,19 +68,40 @@ TFLITE: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "hand_landmark": ("hand_landmark/hand_landmark_full.tflite",
                       "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3",
                       ("landmarks", "presence", "handedness", "world_landmarks")),
+    "hand_landmark_lite": ("hand_landmark/hand_landmark_lite.tflite",
+                           "048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6",
+                           ("landmarks", "presence", "handedness", "world_landmarks")),
     "face_landmark": ("face_landmark/face_landmark.tflite",
                       "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
                       ("landmarks", "presence_logit")),
 }
 
 
-def mediapipe_modules_dir() -> Path | None:
-    """mediapipe/modules of the installed mediapipe wheel (found without importing mediapipe)."""
-    import importlib.util
-    spec = importlib.util.find_spec("mediapipe")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0]) / "modules"
+# Model name -> outputs the pipeline never reads: model_prep prunes them, with the layers only they use,
+# from both files it writes (the ONNX file and the TFLite file the litert runtime runs).
+DROPPED_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "pose_landmark": ("segmentation",),  # the person mask head: ~40 % of the body model's time
+}
+# Model name -> sha256 of the pruned TFLite file model_prep writes; a model with nothing dropped is
+# copied unchanged (its sha256 is TFLITE's).
+PRUNED_TFLITE_SHA256: dict[str, str] = {
+    "pose_landmark": "840078509dad83a1580f2d05b567853f4612ad3758724b451109a2dc8bca4ca0",
+}
+
+
+def kept_outputs(name: str) -> tuple[str, ...]:
+    """Output names of the prepared files of model `name`, in TFLite output order."""
+    return tuple(output for output in TFLITE[name][2] if output not in DROPPED_OUTPUTS.get(name, ()))
+
+
+def tflite_file(name: str) -> str:
+    """File name of model `name`'s prepared TFLite copy in the model directory."""
+    return Path(MODELS[name]).with_suffix(".tflite").name
+
+
+def tflite_sha256(name: str) -> str:
+    """Expected sha256 of that prepared TFLite file."""
+    return PRUNED_TFLITE_SHA256.get(name, TFLITE[name][1])
 
 
 class ModelFileError(RuntimeError, StartupError):
@@ -207,15 +232,11 @@ class ModelStore:
         return info.path
 
     def tflite_path(self, name: str) -> Path:
-        """The original TFLite file of model `name` in the mediapipe wheel, sha256-checked once."""
-        relative, expected, _ = TFLITE[name]
-        modules = mediapipe_modules_dir()
-        if modules is None:
-            raise ModelFileError(Path("mediapipe/modules") / relative, "the mediapipe package is not installed")
-        path = modules / relative
+        """The prepared TFLite file of model `name` (MediaPipe's, pruned of DROPPED_OUTPUTS), sha256-checked once."""
+        path = self.directory / tflite_file(name)
         key = f"tflite:{name}"
         if key not in self._verified:
-            _checked_sha256(path, expected, "not the expected TFLite model")
+            _checked_sha256(path, tflite_sha256(name), "not the expected TFLite model")
             self._verified.add(key)
         return path
 
@@ -224,8 +245,11 @@ class ModelStore:
         return self.tflite_path(name) if model_format == "tflite" else self.path(name)
 
     def verify_all(self) -> dict[str, Path]:
-        """Check every registered model; the paths by name."""
-        return {name: self.path(name) for name in MODELS}
+        """Check every registered model in both formats; the ONNX paths by name."""
+        paths = {name: self.path(name) for name in MODELS}
+        for name in MODELS:
+            self.tflite_path(name)
+        return paths
 
 
 def _tensor(entry: dict) -> TensorInfo:

@@ -22,7 +22,7 @@ import numpy as np
 
 from teleop_common.layout import FACE_ANCHOR, HAND, HAND_ON_BODY, Part
 from whole_body_pose import roi
-from whole_body_pose.experts import Detector, FaceLandmarker, HandLandmarker
+from whole_body_pose.experts import Detector, FaceLandmarker, HandLandmarker, HandResult
 from whole_body_pose.tracks import PartTrack, Track
 
 WRIST_TOLERANCE = 0.5      # hand wrist may sit this fraction of the body-derived crop side from the body wrist
@@ -35,6 +35,7 @@ SEARCH_VISIBLE = 0.5       # ...and the body sees its anchor (invisible anchors 
 MAX_BACKOFF = 3            # retry waits double after each miss, up to 2**3 times the retry interval
 
 Key = tuple[int, Part]  # (index of the track in the frame's list, part)
+FROM_LANDMARKS = ("tracked", "refine")  # request kinds whose crop comes from hand landmarks
 
 
 class SearchBudget:
@@ -78,7 +79,7 @@ class _Request:
     search: np.ndarray | None = None  # palm search region this request came from (looser wrist check)
 
 
-def _rounds(run: Callable[[np.ndarray], object], requests: list[_Request],
+def _rounds(run: Callable[[list[_Request]], object], requests: list[_Request],
             accept: Callable[[_Request, object, int], bool],
             observe: Callable[[object, int], object],
             fallback: Callable[[list[_Request]], list[_Request]],
@@ -92,7 +93,7 @@ def _rounds(run: Callable[[np.ndarray], object], requests: list[_Request],
             left = [r for r in requests if r.kind != "refine"]
             return accepted, left
         first = False
-        result = run(np.stack([r.roi for r in requests]))
+        result = run(requests)
         follow: list[_Request] = []
         failed: list[_Request] = []
         for i, request in enumerate(requests):
@@ -108,9 +109,11 @@ def _rounds(run: Callable[[np.ndarray], object], requests: list[_Request],
 
 
 class HandStage:
-    def __init__(self, landmarker: HandLandmarker, palm: Detector | None, presence: float, palm_score: float,
-                 wrist_visibility: float, refine_passes: int, min_side: float, retry_interval: int) -> None:
-        self.landmarker = landmarker
+    def __init__(self, landmarker: HandLandmarker, tracker: HandLandmarker, palm: Detector | None, presence: float,
+                 palm_score: float, wrist_visibility: float, refine_passes: int, min_side: float,
+                 retry_interval: int) -> None:
+        self.landmarker = landmarker  # searches from rough crops (a body wrist, a palm)
+        self.tracker = tracker        # crops from landmarks (tracked, re-cropped): may be a lighter model
         self.palm = palm
         self.presence = presence
         self.palm_score = palm_score
@@ -169,7 +172,7 @@ class HandStage:
                 return retry
             return retry + self._palm_requests(image, tracks, lost, body_rois)
 
-        hands, left = _rounds(lambda rois: self.landmarker(image, rois), requests, accept, observe, fallback, budget)
+        hands, left = _rounds(lambda batch: self._landmarks(image, batch), requests, accept, observe, fallback, budget)
         for request in left:
             if request.kind == "palm":
                 tracks[request.key[0]].parts[request.key[1]].palm_found(request.roi, request.search)
@@ -178,6 +181,16 @@ class HandStage:
         _remember_failures(tracks, [r for r in requests if r.key not in searching], hands, body_rois,
                            self.retry_interval)
         return hands
+
+    def _landmarks(self, image: np.ndarray, requests: list[_Request]) -> HandResult:
+        """One batch of requests: crops from landmarks on the tracker, rough crops on the search model."""
+        rois = _rois(requests)
+        tight = np.array([r.kind in FROM_LANDMARKS for r in requests])
+        if self.tracker is self.landmarker or not tight.any():
+            return self.landmarker(image, rois)
+        if tight.all():
+            return self.tracker(image, rois)
+        return HandResult.interleaved(tight, self.tracker(image, rois[tight]), self.landmarker(image, rois[~tight]))
 
     def _palm_requests(self, image: np.ndarray, tracks: list[Track], lost: list[_Request],
                        body_rois: dict[Key, np.ndarray]) -> list[_Request]:
@@ -200,6 +213,10 @@ class HandStage:
                                       found.keypoints[best][None])[0]
             out.append(_Request(r.key, crop, "palm", self.refine_passes, regions[i]))
         return out
+
+
+def _rois(requests: list[_Request]) -> np.ndarray:
+    return np.stack([r.roi for r in requests])
 
 
 def _inside(crop: np.ndarray, image: np.ndarray) -> bool:
@@ -275,7 +292,7 @@ class FaceStage:
             return [_Request(r.key, body_rois[r.key], "body", self.refine_passes)
                     for r in failed if r.kind == "tracked"]
 
-        faces, left = _rounds(lambda rois: self.landmarker(image, rois), requests, accept, observe, fallback,
+        faces, left = _rounds(lambda batch: self.landmarker(image, _rois(batch)), requests, accept, observe, fallback,
                               budget or SearchBudget(None))
         searching = {r.key for r in left}
         _remember_failures(tracks, [r for r in requests if r.key not in searching], faces, body_rois,

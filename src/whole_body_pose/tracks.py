@@ -23,6 +23,7 @@ from whole_body_pose.filters import OneEuroFilter
 # one person's detections from overlapping tiles land within 0.3.
 SAME_PERSON_SHOULDERS = 0.5
 REVIVE_SHOULDERS = 1.0    # a lost track may have moved: looser
+REVIVE_FRAMES = 30        # a lost track (no longer published) can be revived this many frames after
 DUPLICATE_SHOULDERS = 0.3  # two tracks' shoulder points this close (mean, in shoulder scales): one person
 CROWDED_CROP = 0.8        # a crop holding another person's shoulders shrinks to this, around its own
 DRIFTED = 0.5             # ...and its body may then move this many shoulder scales per frame, else it
@@ -202,7 +203,7 @@ def associate(tracks: list[Track], det_keypoints: np.ndarray, det_scores: np.nda
             revived.roi, revived.score = rois[i].copy(), float(det_scores[i])
             revived.shoulders, revived.scale = shoulders.copy(), scale
             live.append(revived)
-        elif len(tracks) + len(new) < capacity:
+        elif len(live) + len(new) < capacity:  # lost tracks waiting for revival take no place
             new.append(Track(next_id, rois[i].copy(), float(det_scores[i]), shoulders.copy(), scale))
             next_id += 1
     return new, next_id

@@ -1,7 +1,8 @@
-"""LiteRT backend: runs the ORIGINAL MediaPipe TFLite expert on XNNPACK (what MediaPipe itself runs).
+"""LiteRT backend: runs MediaPipe's own TFLite expert on XNNPACK (what MediaPipe itself runs), as
+prepared by model_prep (outputs the pipeline never reads pruned, like in the ONNX file).
 
 The session speaks the ONNX session's language: input "image", outputs named as in the converted
-ONNX file (names in TFLite output order from whole_body_pose.models.TFLITE), batch-major arrays.
+ONNX file (whole_body_pose.models.kept_outputs, in TFLite output order), batch-major arrays.
 TFLite models have a fixed batch of 1, so a batch runs item by item on one interpreter:
 resize_tensor_input re-plans the graph whenever the batch changes, measured 1.6-1.7x slower than
 the loop on the hand and palm models when the batch alternates 2, 1 (/tmp/i12l_resize.py, issue 12 note).
@@ -13,15 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from whole_body_pose.models import INPUT_NAME, TFLITE
+from whole_body_pose.models import INPUT_NAME, TFLITE, kept_outputs, tflite_file
 from whole_body_pose.runtime.base import BackendUnavailableError, InferenceError, RuntimeOptions, check_inputs
 
 
 def _output_names(model_path: Path) -> tuple[str, ...]:
-    for relative, _, names in TFLITE.values():
-        if model_path.as_posix().endswith(relative):
-            return names
-    raise BackendUnavailableError(f"backend 'litert' runs the registered MediaPipe TFLite files only, not {model_path}")
+    for name in TFLITE:
+        if model_path.name == tflite_file(name):
+            return kept_outputs(name)
+    raise BackendUnavailableError(f"backend 'litert' runs the prepared MediaPipe TFLite files only, not {model_path}")
 
 
 class LiteRtSession:
