@@ -1,6 +1,7 @@
 """Hand recovery with the palm detector when the body model misplaces a hand (real models, messi5)."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import cv2
@@ -10,7 +11,7 @@ from conftest import DATA
 
 from teleop_common.layout import HAND_ON_BODY, Part
 from whole_body_pose import roi
-from whole_body_pose.config import PoseNodeConfig
+from whole_body_pose.config import GapFillConfig, PoseNodeConfig
 from whole_body_pose.estimator import PartExpertsEstimator, detector_regions, load_experts
 from whole_body_pose.parts import HandStage, SearchBudget
 from whole_body_pose.tracks import Body, Track
@@ -92,21 +93,43 @@ def test_search_budget_spreads_the_palm_search_over_frames(scene, calls):
     assert np.linalg.norm(found[KEY].pixels - unbounded.pixels, axis=1).mean() < 3.0
 
 
+class _CountedSession:
+    """A real inference session, with its runs counted."""
+
+    def __init__(self, session) -> None:
+        self.session, self.runs = session, 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.session, name)
+
+    def run(self, inputs):
+        self.runs += 1
+        return self.session.run(inputs)
+
+
 def test_face_mesh_at_a_lower_cadence_is_held_in_between(scene):
-    """face_every_n_frames=3: the face model runs on every third frame, from its tracked crop, and the
-    face is held (following the body, with decaying confidence) on the frames between."""
+    """face_every_n_frames=8 with gap_fill.max_frames=2: the face model runs on every eighth frame only,
+    and between runs the face is held (following the body, confidence not decayed), not missed: it
+    stays in the output on every frame although the cadence is longer than a missed part is held."""
     experts, image, _, _ = scene
-    estimator = PartExpertsEstimator(PoseNodeConfig(max_people=1, face_every_n_frames=3), experts)
-    face = _Counted(experts.face)
-    estimator.faces.landmarker = face
-    seen = []
-    for i in range(7):
-        frame = estimator.process(image, int(i * 1e9 / 30), "camera", None)
-        person = frame.poses[0]
-        seen.append((Part.FACE in person.present, float(person.part_confidence(Part.FACE).mean())))
-    assert [present for present, _ in seen] == [True, False, False, True, False, False, True]
-    assert all(confidence > 0.3 for _, confidence in seen)
-    assert face.calls <= 3 + 1  # one tracked call per run (+ one refinement when first found)
+    face = copy.copy(experts.face)
+    face.session = _CountedSession(experts.face.session)
+    config = PoseNodeConfig(max_people=1, face_every_n_frames=8, gap_fill=GapFillConfig(max_frames=2))
+    estimator = PartExpertsEstimator(config, dataclasses.replace(experts, face=face))
+    run_frames, seen = [], []
+    for i in range(17):
+        before = face.session.runs
+        person = estimator.process(image, int(i * 1e9 / 30), "camera", None).poses[0]
+        if face.session.runs > before:
+            run_frames.append(i)
+        seen.append((Part.FACE in person.present, person.part_confidence(Part.FACE).copy(),
+                     np.isfinite(person.part_pixels(Part.FACE)).all()))
+    assert run_frames == [0, 8, 16]
+    assert [present for present, _, _ in seen] == [i % 8 == 0 for i in range(17)]
+    assert all(finite for _, _, finite in seen)
+    for i, (_, confidence, _) in enumerate(seen):
+        assert confidence.min() > 0.5
+        np.testing.assert_array_equal(confidence, seen[i - i % 8][1])  # the last run's, not decayed
 
 
 def test_periodic_detection_takes_the_frames_search_budget(scene):

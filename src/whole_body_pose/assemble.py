@@ -3,7 +3,8 @@
 DOPE's pose module joins the part experts: body wrists to hand roots, head to face.  Here the
 joint is geometric: each hand's metric shape is anchored at the depth of its body wrist and the
 face mesh at the depth of the body's nose, so the parts share the body's camera-frame placement.
-A part missed for a few frames is held (following its body anchor) with decaying confidence.
+A part missed for a few frames is held (following its body anchor) with decaying confidence; one
+whose model did not run this frame (a lower cadence) is held as it was.
 """
 from __future__ import annotations
 
@@ -28,8 +29,12 @@ class Assembler:
         self.gap_fill = gap_fill
 
     def observed(self, track: Track, hands: dict[Part, HandObs], face: FaceObs | None,
-                 camera: CameraIntrinsics, t: float, image_size: tuple[int, int]) -> PersonPose:
-        """Pose of a track whose body was seen this frame; updates the track's part states and held output."""
+                 camera: CameraIntrinsics, t: float, image_size: tuple[int, int],
+                 skipped: frozenset[Part] = frozenset()) -> PersonPose:
+        """Pose of a track whose body was seen this frame; updates the track's part states and held output.
+
+        `skipped`: parts whose model did not run this frame (a lower cadence).  They are held as they
+        were, not missed: no miss counted, no confidence decay, and their crop kept for the next run."""
         body = track.body
         pixels, points, confidence = (a.astype(np.float64) for a in empty_keypoints())
         present = {Part.BODY}
@@ -42,9 +47,12 @@ class Assembler:
             obs = face if part is Part.FACE else hands.get(part)
             state = track.parts[part]
             sl = PARTS[part].slice
+            if part in skipped:
+                self._hold(track, part, pixels, points, confidence, 1.0)
+                continue
             if obs is None:
                 state.missed_frame()
-                self._hold(track, part, pixels, points, confidence)
+                self._hold(track, part, pixels, points, confidence, self.gap_fill.confidence_decay)
                 continue
             state.observed(obs.roi)
             present.add(part)
@@ -69,15 +77,16 @@ class Assembler:
         track.confidence = track.confidence * self.gap_fill.confidence_decay
         return _pose(track, track.score, set())
 
-    def _hold(self, track: Track, part: Part, pixels: np.ndarray, points: np.ndarray, confidence: np.ndarray) -> None:
-        """Carry a missed part's last keypoints along with its body anchor's motion."""
+    def _hold(self, track: Track, part: Part, pixels: np.ndarray, points: np.ndarray, confidence: np.ndarray,
+              decay: float) -> None:
+        """Carry a missed or skipped part's last keypoints along with its body anchor's motion."""
         state = track.parts[part]
         if not state.seen or track.pixels is None or state.missed > self.gap_fill.max_frames:
             return
         sl, anchor = PARTS[part].slice, PART_ANCHOR[part]
         pixels[sl] = track.pixels[sl] + (pixels[anchor] - track.pixels[anchor])
         points[sl] = track.points[sl] + (points[anchor] - track.points[anchor])
-        confidence[sl] = track.confidence[sl] * self.gap_fill.confidence_decay
+        confidence[sl] = track.confidence[sl] * decay
 
     def _filter(self, track: Track, pixels: np.ndarray, points: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
         """One-Euro per keypoint; pixels in units of the person's crop so parameters suit any distance."""

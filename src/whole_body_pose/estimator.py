@@ -148,15 +148,13 @@ class PartExpertsEstimator:
         face_due = self._frames % self.config.face_every_n_frames == 0
         self._frames += 1
         faces = self.faces(image, observed, budget) if observed and self.config.enable_face and face_due else {}
-        face_rois = {} if face_due else {id(track): track.parts[Part.FACE].roi for track in observed}
+        skipped = frozenset() if face_due else frozenset({Part.FACE})  # not run this frame: held, not missed
         clock.lap("face")
         poses = []
         for i, track in enumerate(observed):
             track_hands = {part: hands[(i, part)] for part in (Part.LEFT_HAND, Part.RIGHT_HAND) if (i, part) in hands}
             face = faces.get((i, Part.FACE))
-            poses.append(self.assembler.observed(track, track_hands, face, cam, t, (width, height)))
-            if id(track) in face_rois:       # face not run this frame: held, and tracked from its last crop
-                track.parts[Part.FACE].skipped(face_rois[id(track)])
+            poses.append(self.assembler.observed(track, track_hands, face, cam, t, (width, height), skipped))
         for track in [track for track in self._tracks if track.body is None]:
             pose = self.assembler.held(track)
             if pose is not None:

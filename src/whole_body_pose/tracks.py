@@ -81,7 +81,7 @@ class CropSmoother:
 @dataclass
 class PartTrack:
     """A hand or the face of one person: its crop state, changed only through these methods
-    (by the hand/face stages in parts.py, the assembler and the estimator's face cadence)."""
+    (by the hand/face stages in parts.py and the assembler)."""
 
     roi: np.ndarray | None = None  # crop derived from this part's last landmarks (None: re-crop from the body)
     missed: int = 0                # frames since last observed
@@ -94,10 +94,6 @@ class PartTrack:
     def observed(self, crop: np.ndarray) -> None:
         """Found this frame: the next frame tracks it from `crop`."""
         self.roi, self.missed, self.seen = crop, 0, True
-
-    def skipped(self, crop: np.ndarray | None) -> None:
-        """Its model did not run this frame (a lower cadence): held, and tracked from `crop` next frame."""
-        self.roi = crop
 
     def missed_frame(self) -> None:
         """Not found this frame: the next search re-crops from the body."""
