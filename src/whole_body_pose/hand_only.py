@@ -17,18 +17,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from teleop_common.layout import HAND, PARTS, Part
+from teleop_common.layout import PARTS, Part
 from teleop_common.pose import PersonPose, empty_keypoints
 from whole_body_pose import lift, roi
 from teleop_common.camera import CameraIntrinsics
 from whole_body_pose.config import GapFillConfig, OneEuroConfig
 from whole_body_pose.experts import HandLandmarker, ImageDetections
 from whole_body_pose.filters import OneEuroFilter
+from whole_body_pose.hand_identity import palm_length, same_hand
 
 # The hand model's handedness score is >= 0.5 for the hand the body model calls right (measured on
 # body-joined hands of the upper-body clips: right hands 0.95-0.98, left hands 0.01-0.07).
 RIGHT_HAND_SCORE = 0.5
-SAME_HAND = 0.5      # two hands whose wrists are closer than this many palm lengths are one hand
 REVIVE_HAND = 2.0    # a palm this many palm lengths from a lost hand's last wrist is that hand again
 JOIN_HAND = 8.0      # a new hand joins a hand-only person whose other hand is this close (palm lengths)
 HANDS = (Part.LEFT_HAND, Part.RIGHT_HAND)
@@ -60,10 +60,6 @@ class _Found:
     presence: float
     side: Part
     roi: np.ndarray
-
-
-def palm_length(pixels: np.ndarray) -> float:
-    return max(float(np.linalg.norm(pixels[HAND["middle_mcp"]] - pixels[HAND["wrist"]])), 1.0)
 
 
 class HandOnlyTracker:
@@ -157,7 +153,7 @@ class HandOnlyTracker:
             fresh.append(crop)
         new: list[_Found] = []
         for obs in self._landmarks(self.landmarker, image, fresh, self.refine_passes > 0):
-            if obs is None or any(_same(obs, other) for other in known + new):
+            if obs is None or any(same_hand(obs.pixels, other.pixels) for other in known + new):
                 continue
             new.append(obs)
         return new
@@ -218,10 +214,6 @@ class HandOnlyTracker:
                 poses.append(_pose(person))
         self.people = [person for person in self.people if person.hands]
         return poses
-
-
-def _same(a: _Found, b: _Found) -> bool:
-    return float(np.linalg.norm(a.pixels[0] - b.pixels[0])) < SAME_HAND * palm_length(b.pixels)
 
 
 def _pose(person: HandPerson) -> PersonPose:

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from teleop_common.layout import FACE_ANCHOR, HAND, HAND_ON_BODY, Part
+from teleop_common.layout import FACE_ANCHOR, HAND_ON_BODY, Part
 from whole_body_pose import roi
 from whole_body_pose.experts import Detector, FaceLandmarker, HandLandmarker, HandResult
+from whole_body_pose.hand_identity import same_hand
 from whole_body_pose.tracks import PartTrack, Track
 
 WRIST_TOLERANCE = 0.5      # hand wrist may sit this fraction of the body-derived crop side from the body wrist
@@ -249,8 +250,7 @@ def _resolve_same_hand(hands: dict[Key, HandObs], tracks: list[Track]) -> None:
         left, right = hands.get((ti, Part.LEFT_HAND)), hands.get((ti, Part.RIGHT_HAND))
         if left is None or right is None:
             continue
-        palm = np.linalg.norm(left.pixels[HAND["middle_mcp"]] - left.pixels[HAND["wrist"]])
-        if np.linalg.norm(left.pixels[0] - right.pixels[0]) > 0.5 * palm:
+        if not same_hand(right.pixels, left.pixels):
             continue
         d = {part: np.linalg.norm(obs.pixels[0] - track.body.pixels[HAND_ON_BODY[part][0]])
              for part, obs in ((Part.LEFT_HAND, left), (Part.RIGHT_HAND, right))}
