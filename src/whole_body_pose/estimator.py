@@ -209,9 +209,7 @@ class PartExpertsEstimator:
         crops = [self.hand_only.crops()] if self.hand_only is not None else []
         age, palms = self._schedule.palms_age, self._recent_palms
         if palms is not None and len(palms) and age is not None and age <= 1:
-            box = palms.boxes
-            crops.append(roi.hand_from_palm(0.5 * (box[:, :2] + box[:, 2:]), box[:, 2:] - box[:, :2],
-                                            palms.keypoints))
+            crops.append(palms.hand_crops)
         return np.concatenate(crops) if crops else np.zeros((0, 5))
 
     def _reject_phantoms(self, image_size: tuple[int, int]) -> None:

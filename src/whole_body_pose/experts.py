@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -156,6 +157,16 @@ class ImageDetections:
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    @cached_property
+    def centres(self) -> np.ndarray:
+        """(D, 2) box centres."""
+        return 0.5 * (self.boxes[:, :2] + self.boxes[:, 2:])
+
+    @cached_property
+    def hand_crops(self) -> np.ndarray:
+        """(D, 5) hand crops of palm detections; computed once, for all who use one frame's palms."""
+        return roi.hand_from_palm(self.centres, self.boxes[:, 2:] - self.boxes[:, :2], self.keypoints)
 
 
 class Detector(_Expert):

@@ -143,12 +143,9 @@ class HandOnlyTracker:
     def _new_hands(self, image: np.ndarray, palms: ImageDetections, body_hands: np.ndarray,
                    known: list[_Found]) -> list[_Found]:
         """Hands from palms that no body and no tracked hand already has."""
-        box = palms.boxes
-        crops = roi.hand_from_palm(0.5 * (box[:, :2] + box[:, 2:]), box[:, 2:] - box[:, :2], palms.keypoints)
-        centres = 0.5 * (box[:, :2] + box[:, 2:])
         fresh = []
-        for i, crop in enumerate(crops):
-            if len(body_hands) and roi.contains(body_hands, np.repeat(centres[i:i + 1], len(body_hands), 0)).any():
+        for i, crop in enumerate(palms.hand_crops):
+            if len(body_hands) and roi.contains(body_hands, np.repeat(palms.centres[i:i + 1], len(body_hands), 0)).any():
                 continue
             fresh.append(crop)
         new: list[_Found] = []

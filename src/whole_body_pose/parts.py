@@ -209,10 +209,7 @@ class HandStage:
                 continue
             wrist = tracks[r.key[0]].body.pixels[HAND_ON_BODY[r.key[1]][0]]
             best = mine[np.argmin(np.linalg.norm(found.keypoints[mine, 0] - wrist, axis=1))]
-            box = found.boxes[best]
-            crop = roi.hand_from_palm(0.5 * (box[None, :2] + box[None, 2:]), box[None, 2:] - box[None, :2],
-                                      found.keypoints[best][None])[0]
-            out.append(_Request(r.key, crop, "palm", self.refine_passes, regions[i]))
+            out.append(_Request(r.key, found.hand_crops[best], "palm", self.refine_passes, regions[i]))
         return out
 
 
