@@ -1,7 +1,6 @@
 """Export a trained temporal model to ONNX (dynamic batch, fixed window) with its sha256 and spec."""
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -9,14 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from whole_body_pose.models import sha256_of
 from whole_body_pose.temporal.model import INPUTS, OUTPUTS, PoseBert
-
-WEIGHTS_DIR = Path(__file__).with_name("weights")
-MANIFEST = WEIGHTS_DIR / "manifest.json"
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from whole_body_pose.temporal.refiner import MANIFEST
 
 
 def export(net: PoseBert, path: Path) -> str:
@@ -38,7 +32,7 @@ def export(net: PoseBert, path: Path) -> str:
         want = net(*example).numpy()
     if not np.allclose(got, want, atol=1e-4):
         raise RuntimeError(f"ONNX export of {path.name} disagrees with torch by {np.abs(got - want).max():.2e}")
-    return sha256(path)
+    return sha256_of(path)
 
 
 def write_manifest(entries: dict[str, dict]) -> None:

@@ -13,11 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from whole_body_pose.models import sha256_of
 from whole_body_pose.runtime import InferenceSession, RuntimeOptions, open_session
-from whole_body_pose.temporal.export import MANIFEST, WEIGHTS_DIR, sha256
 from whole_body_pose.temporal.prepare import Prepared, body_window, hand_window
 
 PAD_AGE = 1.0 / 30.0  # age step of padding frames before a stream's first frame
+# The shipped models and their manifest (written by export.py; read here without importing torch, whose
+# ~10^5 objects would make each full garbage collection of the node cost ~190 ms).
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+MANIFEST = WEIGHTS_DIR / "manifest.json"
 
 
 class ModelFileError(RuntimeError):
@@ -34,7 +38,7 @@ def model_path(model: str, weights_dir: Path = WEIGHTS_DIR) -> tuple[Path, dict]
     path = weights_dir / entry["file"]
     if not path.is_file():
         raise ModelFileError(f"temporal model file missing: {path} (reproduce it with: {entry['command']})")
-    digest = sha256(path)
+    digest = sha256_of(path)
     if digest != entry["sha256"]:
         raise ModelFileError(f"{path} has sha256 {digest}, manifest says {entry['sha256']}")
     return path, entry

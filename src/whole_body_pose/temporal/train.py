@@ -21,7 +21,8 @@ import torch
 from tqdm import tqdm
 
 from whole_body_pose.temporal import data
-from whole_body_pose.temporal.export import WEIGHTS_DIR, export, write_manifest
+from whole_body_pose.temporal.export import export, write_manifest
+from whole_body_pose.temporal.refiner import WEIGHTS_DIR
 from whole_body_pose.temporal.model import ModelSpec, PoseBert
 
 REPO = Path(__file__).resolve().parents[3]
