@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from conftest import DATA, REPO
 from whole_body_pose.temporal import motion
 from whole_body_pose.temporal.corrupt import Corruption, corrupt, gap_mask
 from whole_body_pose.temporal.mocap import camera_view, load_npz
+from whole_body_pose.temporal.prepare import row_nanmedian
 from whole_body_pose.temporal.refiner import ModelFileError, Streams, model_path
 from whole_body_pose.temporal.skeleton import forward_fill
 
@@ -126,3 +128,13 @@ def test_the_pose_node_with_posebert_does_not_import_torch():
                             env=dict(os.environ, PYTHONPATH=str(REPO / "src")))
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_row_nanmedian_is_numpys_nanmedian():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        values = rng.normal(size=(rng.integers(1, 5), rng.integers(1, 17)))
+        values[rng.random(values.shape) < rng.random()] = np.nan
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
+            np.testing.assert_array_equal(row_nanmedian(values), np.nanmedian(values, axis=1))

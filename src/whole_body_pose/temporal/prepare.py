@@ -28,6 +28,16 @@ class Prepared:
         return refined * self.scale + self.centre
 
 
+def row_nanmedian(values: np.ndarray) -> np.ndarray:
+    """np.nanmedian(values, axis=1) of (B, T) rows, vectorised: numpy's loops over the rows in Python
+    (measured ~5 % of the pose node's worker time at 30 Hz)."""
+    ordered = np.sort(values, axis=1)  # NaNs last
+    count = (~np.isnan(values)).sum(axis=1)
+    rows = np.arange(len(values))
+    middle = 0.5 * (ordered[rows, np.maximum(count - 1, 0) // 2] + ordered[rows, count // 2 - (count == 0)])
+    return np.where(count > 0, middle, np.nan)
+
+
 def _finish(points: np.ndarray, valid: np.ndarray, times: np.ndarray, centre: np.ndarray,
             scale: np.ndarray, usable: np.ndarray) -> Prepared:
     scale = np.where(usable, scale, 1.0)[:, None, None, None]
@@ -49,7 +59,7 @@ def body_window(points: np.ndarray, valid: np.ndarray, times: np.ndarray) -> Pre
     mid = 0.5 * (points[:, :, SHOULDERS[0]] + points[:, :, SHOULDERS[1]])
     width = np.linalg.norm(points[:, :, SHOULDERS[0]] - points[:, :, SHOULDERS[1]], axis=-1)
     with np.errstate(all="ignore"):
-        scale = np.nanmedian(np.where(both, width, np.nan), axis=1) if usable.any() else np.ones(len(points))
+        scale = row_nanmedian(np.where(both, width, np.nan)) if usable.any() else np.ones(len(points))
     usable &= np.isfinite(scale) & (np.nan_to_num(scale) > MIN_SCALE)
     return _finish(points, valid, times, mid[rows, last], scale, usable)
 
@@ -60,6 +70,6 @@ def hand_window(shape: np.ndarray, valid: np.ndarray, times: np.ndarray) -> Prep
     frame_ok = valid.all(axis=2)
     usable = frame_ok.any(axis=1)
     with np.errstate(all="ignore"):
-        scale = np.nanmedian(np.where(frame_ok, size, np.nan), axis=1) if usable.any() else np.ones(len(shape))
+        scale = row_nanmedian(np.where(frame_ok, size, np.nan)) if usable.any() else np.ones(len(shape))
     usable &= np.isfinite(scale) & (np.nan_to_num(scale) > MIN_SCALE)
     return _finish(shape, valid, times, np.zeros((len(shape), 3)), scale, usable)
