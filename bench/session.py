@@ -284,8 +284,8 @@ def main() -> int:
                         help="pose and retargeting nodes in one process, one executor (teleop_container)")
     parser.add_argument("--baseline", action="store_true",
                         help="without issue 12's parameters (unbounded part search, face every frame): " + str(BASELINE))
-    parser.add_argument("--set", nargs="+", default=[], metavar="NODE:KEY:=VALUE", help="node parameter override")
-    parser.add_argument("--nice", nargs="+", default=[], metavar="NODE:N",
+    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="NODE:KEY:=VALUE", help="node parameter override")
+    parser.add_argument("--nice", nargs="+", action="extend", default=[], metavar="NODE:N",
                         help="run a node process under `nice -n N` (N < 0 needs privileges)")
     parser.add_argument("--reference-frames", type=int, default=40, help="in-process estimator frames (0: skip)")
     parser.add_argument("--without", type=Path, metavar="SOURCE_TREE",

@@ -34,7 +34,7 @@ def parse_settings(settings: list[str], specs: list[NodeSpec]) -> dict[str, dict
 
 def main(argv: list[str] | None = None) -> None:
     parser = graph_parser(__doc__.splitlines()[0])
-    parser.add_argument("--set", nargs="+", default=[], metavar="NODE:KEY:=VALUE",
+    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="NODE:KEY:=VALUE",
                         help="parameter override for one node (as -p in its own process)")
     args, _ros_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
