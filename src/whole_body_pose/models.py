@@ -1,4 +1,4 @@
-"""Registry of the estimator's ONNX model files and their integrity checks.
+"""Registry of the estimator's model files (ONNX, and the TFLite files LiteRT runs) and their integrity checks.
 
 `make setup` converts MediaPipe's TFLite experts into `<model dir>/<name>.onnx`, writes beside each
 the TFLite file the litert runtime runs (pruned of unread outputs) and `manifest.json` (see
@@ -80,7 +80,7 @@ TFLITE: dict[str, tuple[str, str, tuple[str, ...]]] = {
 # Model name -> outputs the pipeline never reads: model_prep prunes them, with the layers only they use,
 # from both files it writes (the ONNX file and the TFLite file the litert runtime runs).
 DROPPED_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "pose_landmark": ("segmentation",),  # the person mask head: ~40 % of the body model's time
+    "pose_landmark": ("segmentation",),  # the person mask head (LiteRT: 14.2 -> 10.3 ms without it)
 }
 # Model name -> sha256 of the pruned TFLite file model_prep writes; a model with nothing dropped is
 # copied unchanged (its sha256 is TFLITE's).
