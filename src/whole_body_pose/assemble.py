@@ -15,7 +15,7 @@ from teleop_common.layout import PART_ANCHOR, PARTS, Part
 from teleop_common.pose import PersonPose, empty_keypoints
 from whole_body_pose import lift
 from whole_body_pose.config import GapFillConfig, OneEuroConfig
-from whole_body_pose.filters import OneEuroFilter
+from whole_body_pose.filters import KeypointFilter
 from whole_body_pose.parts import FaceObs, HandObs
 from whole_body_pose.tracks import Track
 
@@ -94,9 +94,8 @@ class Assembler:
             return pixels, points
         if track.filters is None:
             c = self.one_euro
-            track.filters = tuple(OneEuroFilter(c.min_cutoff, c.beta, c.d_cutoff) for _ in range(2))
-        scale = float(track.roi[2])
-        return track.filters[0](pixels / scale, t) * scale, track.filters[1](points, t)
+            track.filters = KeypointFilter(c.min_cutoff, c.beta, c.d_cutoff)
+        return track.filters.pixels(pixels, float(track.roi[2]), t), track.filters.points(points, t)
 
 
 def _box(pixels: np.ndarray, confidence: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:

@@ -44,3 +44,18 @@ class OneEuroFilter:
         self._value = value.astype(np.float64, copy=True)
         self._speed = np.zeros_like(self._value)
         self._time = t
+
+
+class KeypointFilter:
+    """One-Euro filters of one tracked person's (or hand's) keypoints: pixels in units of its crop side,
+    so one parameter set suits near and far people alike, and metric points in metres."""
+
+    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float) -> None:
+        self._pixels = OneEuroFilter(min_cutoff, beta, d_cutoff)
+        self._points = OneEuroFilter(min_cutoff, beta, d_cutoff)
+
+    def pixels(self, pixels: np.ndarray, crop_side: float, t: float) -> np.ndarray:
+        return self._pixels(pixels / crop_side, t) * crop_side
+
+    def points(self, points: np.ndarray, t: float) -> np.ndarray:
+        return self._points(points, t)

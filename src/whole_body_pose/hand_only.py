@@ -23,7 +23,7 @@ from whole_body_pose import lift, roi
 from teleop_common.camera import CameraIntrinsics
 from whole_body_pose.config import GapFillConfig, OneEuroConfig
 from whole_body_pose.experts import HandLandmarker, ImageDetections
-from whole_body_pose.filters import OneEuroFilter
+from whole_body_pose.filters import KeypointFilter
 from whole_body_pose.hand_identity import palm_length, same_hand
 
 # The hand model's handedness score is >= 0.5 for the hand the body model calls right (measured on
@@ -43,7 +43,7 @@ class HandSlot:
     pixels: np.ndarray | None = None       # last published (21, 2), (21, 3), (21,)
     points: np.ndarray | None = None
     confidence: np.ndarray | None = None
-    filters: tuple[OneEuroFilter, OneEuroFilter] | None = None
+    filters: KeypointFilter | None = None
 
 
 @dataclass
@@ -185,12 +185,10 @@ class HandOnlyTracker:
         if self.one_euro.enabled:
             if slot.filters is None:
                 c = self.one_euro
-                slot.filters = (OneEuroFilter(c.min_cutoff, c.beta, c.d_cutoff),
-                                OneEuroFilter(c.min_cutoff, c.beta, c.d_cutoff))
-            scale = float(obs.roi[roi.W])
-            pixels = slot.filters[0](pixels / scale, t) * scale
+                slot.filters = KeypointFilter(c.min_cutoff, c.beta, c.d_cutoff)
+            pixels = slot.filters.pixels(pixels, float(obs.roi[roi.W]), t)
             if shift is not None:
-                points = slot.filters[1](points, t)
+                points = slot.filters.points(points, t)
         slot.roi, slot.missed = obs.roi, 0
         slot.pixels, slot.points, slot.confidence = pixels, points, np.full(21, obs.presence)
 

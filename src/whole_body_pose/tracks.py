@@ -16,7 +16,7 @@ import numpy as np
 from teleop_common.layout import SHOULDERS, TORSO, Part
 from whole_body_pose import roi
 from whole_body_pose.experts import BodyResult
-from whole_body_pose.filters import OneEuroFilter
+from whole_body_pose.filters import KeypointFilter
 
 # Same person: mid-shoulder points closer than this many shoulder scales.  Side by side, neighbours'
 # shoulder centres are >= 0.9 shoulder widths apart (measured on the three- and two-people clips);
@@ -153,7 +153,7 @@ class Track:
     confidence: np.ndarray | None = None
     last_box: np.ndarray | None = None   # box of the last observed pose, to revive a lost track
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # crop centre motion, pixels/frame
-    filters: tuple[OneEuroFilter, OneEuroFilter] | None = None
+    filters: KeypointFilter | None = None
     smoother: CropSmoother = field(default_factory=CropSmoother)
 
     def follow(self, body: Body, auxiliary: np.ndarray, t: float) -> None:
