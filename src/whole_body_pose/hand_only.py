@@ -116,7 +116,7 @@ class HandOnlyTracker:
             return
         for person in self.people:
             for side, slot in list(person.hands.items()):
-                if slot.roi is not None and roi.contains(body_hands, np.repeat(slot.roi[None, :2], len(body_hands), 0)).any():
+                if slot.roi is not None and roi.contains(body_hands, slot.roi[:2]).any():
                     del person.hands[side]
         self.people = [person for person in self.people if person.hands]
 
@@ -145,7 +145,7 @@ class HandOnlyTracker:
         """Hands from palms that no body and no tracked hand already has."""
         fresh = []
         for i, crop in enumerate(palms.hand_crops):
-            if len(body_hands) and roi.contains(body_hands, np.repeat(palms.centres[i:i + 1], len(body_hands), 0)).any():
+            if len(body_hands) and roi.contains(body_hands, palms.centres[i]).any():
                 continue
             fresh.append(crop)
         new: list[_Found] = []

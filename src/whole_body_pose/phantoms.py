@@ -42,7 +42,7 @@ def phantom_reason(pixels: np.ndarray, visibility: np.ndarray, hand_crops: np.nd
     if not len(hand_crops):
         return None
     upper = pixels[_UPPER]
-    inside = np.stack([roi.contains(np.repeat(crop[None], len(upper), 0), upper) for crop in hand_crops])
+    inside = np.stack([roi.contains(crop[None], upper) for crop in hand_crops])
     share = inside.mean(axis=1)
     if share.max() >= INSIDE_HAND:
         return "inside_hand"

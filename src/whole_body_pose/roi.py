@@ -159,7 +159,9 @@ def rotate_xy(points: np.ndarray, rot: np.ndarray) -> np.ndarray:
 
 
 def contains(rois: np.ndarray, points: np.ndarray, margin: float = 0.0) -> np.ndarray:
-    """(N,) whether each (N, 2) point lies inside its ROI shrunk (margin < 0) or grown by `margin`."""
+    """(N,) whether each (N, 2) point lies inside its ROI shrunk (margin < 0) or grown by `margin`.
+
+    Either side may be a single one (one (2,) point in N ROIs, or one (1, 5) ROI around N points)."""
     c, s = np.cos(-rois[:, ROT]), np.sin(-rois[:, ROT])
     d = points - rois[:, :2]
     u = d[:, 0] * c - d[:, 1] * s

@@ -218,7 +218,7 @@ def crowded(tracks: list[Track]) -> np.ndarray:
     out = np.zeros(len(tracks), bool)
     for j, other in enumerate(shoulders):
         if np.isfinite(other).all():
-            inside = roi.contains(crops, np.repeat(other[None], len(tracks), 0))
+            inside = roi.contains(crops, other)
             inside[j] = False
             out |= inside
     return out
