@@ -100,8 +100,8 @@ class PartExpertsEstimator:
 
     def reset(self) -> None:
         self.stats: Counter[str] = Counter()  # rejections and detector costs, for diagnostics
-        self._palms = None         # this frame's whole-frame palms (None: the palm detector did not run)
-        self._recent_palms = None  # the last ones, for the phantom check of the people frame after them
+        self._palms = None             # this frame's whole-frame palms (None: the palm detector did not run)
+        self._last_frame_palms = None  # the frame before's, for the phantom check of the people frame after them
         self._tracks: list[Track] = []
         self._next_id = 1
         self._schedule = DetectionSchedule(self.config.max_people, self.config.detect_every_n_frames,
@@ -125,7 +125,7 @@ class PartExpertsEstimator:
         hands_live = self.hand_only.live() if self.hand_only is not None else 0
         searches = self._schedule.due(live, hands_live, self._lost_last_frame,
                                       self.hand_only is not None and self.hand_only.lost_last_frame)
-        self._palms = None
+        self._last_frame_palms, self._palms = self._palms, None
         if searches.palms:
             self._detect_palms(image)
         if searches.people:
@@ -173,7 +173,6 @@ class PartExpertsEstimator:
         height, width = image.shape[:2]
         start = time.perf_counter()
         self._palms = self.experts.palm(image, detector_regions(width, height, 1), self.config.palm_score)
-        self._recent_palms = self._palms
         self.stats["palm_detection_ms"] = (time.perf_counter() - start) * 1e3
 
     def _detect_people(self, image: np.ndarray) -> None:
@@ -207,8 +206,8 @@ class PartExpertsEstimator:
         palms of this frame or the one before (a body's own hand crops are not used: a hand pushed at
         the camera may cover most of its owner)."""
         crops = [self.hand_only.crops()] if self.hand_only is not None else []
-        age, palms = self._schedule.palms_age, self._recent_palms
-        if palms is not None and len(palms) and age is not None and age <= 1:
+        palms = self._palms if self._palms is not None else self._last_frame_palms
+        if palms is not None and len(palms):
             crops.append(palms.hand_crops)
         return np.concatenate(crops) if crops else np.zeros((0, 5))
 

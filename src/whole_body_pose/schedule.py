@@ -5,7 +5,7 @@ tracked, a body or a hand-only hand was just lost) and otherwise once every `eve
 they can still find someone new.  The periodic runs are staggered: palms on one frame, people on
 the next, so no tracking frame pays for both detectors (each costs about as much as the body model;
 together they were the latency tail, issue 12).  The people frame's phantom check still sees the
-palms of the frame before (`palms_age`).
+palms of the frame before (the estimator keeps them a frame).
 """
 from __future__ import annotations
 
@@ -29,13 +29,10 @@ class DetectionSchedule:
         self.reject_phantoms = reject_phantoms  # new bodies inside a palm are rejected
         self._since = every                     # frames since the last periodic cycle: due at once
         self._palms_done = False                # this cycle's palm run is done; people next
-        self.palms_age = None                   # frames since the palms last ran (None: never)
 
     def due(self, bodies: int, hands: int, body_lost: bool, hand_lost: bool) -> Searches:
         """The searches of this frame given what is tracked (`bodies`, hand-only `hands`) and lost."""
         self._since += 1
-        if self.palms_age is not None:
-            self.palms_age += 1
         want_people = bodies < self.max_people
         want_palms = self.hand_only or (self.reject_phantoms and want_people)
         nobody = bodies == 0 and hands == 0
@@ -50,6 +47,4 @@ class DetectionSchedule:
             searches = Searches(people=want_people, palms=False, periodic=True)
         if searches.people or (searches.palms and not self._palms_done):
             self._since, self._palms_done = 0, False
-        if searches.palms:
-            self.palms_age = 0
         return searches
