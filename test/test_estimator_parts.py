@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -14,6 +15,7 @@ from whole_body_pose import roi
 from whole_body_pose.config import GapFillConfig, PoseNodeConfig
 from whole_body_pose.estimator import PartExpertsEstimator, detector_regions, load_experts
 from whole_body_pose.parts import HandStage, SearchBudget
+from whole_body_pose.prefetch import PrefetchingLandmarker
 from whole_body_pose.tracks import Body, Track
 
 KEY = (0, Part.LEFT_HAND)
@@ -152,3 +154,22 @@ def test_periodic_detection_takes_the_frames_search_budget(scene):
     detected = [a or b for a, b in zip(people, palms)]
     assert [b for b, d in zip(budgets, detected) if d][1:] == [0, 0, 0, 0]
     assert all(b == 2 for b, d in zip(budgets, detected) if not d)
+
+
+def test_prefetched_rows_are_the_landmarkers_own(scene):
+    """A call after `start` answers the prefetched crops from the background run and runs only the others,
+    in the order asked; a call on another image ignores the prefetch."""
+    experts, image, _, body = scene
+    face = roi.face_from_body(body.pixels[None, :11])[0]
+    crops = np.stack([face, face + [8, 0, 0, 0, 0], face + [0, 8, 4, 4, 0.1]])
+    with ThreadPoolExecutor(1) as pool:
+        prefetching = PrefetchingLandmarker(experts.face, pool)
+        prefetching.start(image, crops[:2])
+        asked = crops[[1, 2, 0]]
+        got, direct = prefetching(image, asked), experts.face(image, asked)
+        for field in dataclasses.fields(got):
+            np.testing.assert_array_equal(getattr(got, field.name), getattr(direct, field.name))
+        prefetching.start(image, crops[:1])
+        other = image.copy()
+        other[:] = 0
+        assert prefetching(other, crops[:1]).presence[0] < 0.5 < direct.presence[2]

@@ -19,12 +19,12 @@ pytestmark = pytest.mark.skipif(not MEDIA.is_dir(), reason=f"development clips n
 HANDS = (Part.LEFT_HAND, Part.RIGHT_HAND)
 
 
-def _run(name: str, **config) -> tuple[list, object]:
+def _run(name: str, max_frames: int | None = None, **config) -> tuple[list, object]:
     estimator = build_estimator(PoseNodeConfig(**config))
     source = VideoFileSource(str(MEDIA / name))
     fps = source.fps or 30.0
     frames = [estimator.process(rgb, round(i * 1e9 / fps), "camera", None)
-              for i, (_, rgb) in enumerate(rgb_frames(source))]
+              for i, (_, rgb) in zip(range(max_frames or 10**9), rgb_frames(source))]
     assert frames, f"{name} decoded no frames"
     return frames, estimator
 
@@ -83,3 +83,20 @@ def test_hands_of_a_visible_body_stay_with_that_body():
     with_hands = sum(any(p.present & set(HANDS) for p in f.poses) for f in frames)
     assert with_hands >= 0.7 * len(frames)
     assert estimator.stats["phantom_bodies"] == 0
+
+
+@pytest.mark.parametrize("name", ["woman_upper_body_raises_arm_thumbs_up__mediapipe-samples.mp4",
+                                  "upper_body_both_arms_reach_and_grasp_asl_want__intel.mkv"])
+def test_overlapped_parts_give_the_same_poses(name):
+    """overlap_parts lands the tracked hands and faces on a second thread while the body model runs:
+    the same models on the same crops, so every output is bit-identical to the one-thread estimator."""
+    runs = {overlap: _run(name, overlap_parts=overlap, max_frames=40)[0] for overlap in (True, False)}
+    parts = Counter()
+    for overlapped, alone in zip(runs[True], runs[False]):
+        assert [p.track_id for p in overlapped.poses] == [p.track_id for p in alone.poses]
+        for a, b in zip(overlapped.poses, alone.poses):
+            assert a.present == b.present
+            parts.update(a.present)
+            for field in ("pixels", "points", "confidence"):
+                np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    assert parts[Part.FACE] and parts[Part.LEFT_HAND] + parts[Part.RIGHT_HAND], parts  # the parts were exercised

@@ -8,6 +8,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from teleop_common.config import ConfigError, Validated, bounded, choice
+from teleop_common.frame_slot import FRAME_POLICIES
 from whole_body_pose.runtime.base import RuntimeOptions, TensorRTOptions
 
 
@@ -128,6 +129,8 @@ class PoseNodeConfig(Validated):
                                                        # frames (at once if the body moves)
     part_search_calls: int = bounded(1, 1, 10)        # model calls per frame for hand/face search beyond the
                                                        # tracked round; the rest continues next frame (latency p99)
+    overlap_parts: bool = True                         # landmark tracked hands/faces on a second thread while the
+                                                       # body model runs (same outputs, shorter frames)
     face_every_n_frames: int = bounded(1, 1, 10)       # face mesh cadence; between runs the face is held
                                                        # (consumers that ignore the face: > 1 saves its cost)
     default_fov_deg: float = bounded(60.0, 10, 170)    # horizontal field of view when no CameraInfo
@@ -135,6 +138,9 @@ class PoseNodeConfig(Validated):
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
     gap_fill: GapFillConfig = field(default_factory=GapFillConfig)
     dope: DopeConfig = field(default_factory=DopeConfig)  # used when estimator is dope
+    frame_policy: str = choice(*FRAME_POLICIES)        # which frame the estimator takes when it falls behind the
+                                                       # camera: fresh (latency first: one that waited over half a
+                                                       # frame interval is skipped for the next) | newest (throughput)
     publish_markers: bool = True
     publish_annotated_image: bool = False
 

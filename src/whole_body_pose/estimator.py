@@ -5,12 +5,15 @@ Per frame: (when schedule.py says: at once when something is lost, else every
 tracks for newcomers -> body landmarks of every tracked person in one batch -> hands and faces of
 everyone in batched rounds (parts.py) -> one whole-body pose per person in metric 3D, filtered,
 with short gaps held (assemble.py).  Crops carry over between frames, which is what makes the
-detector unnecessary on most frames.
+detector unnecessary on most frames, and lets the tracked hands and faces run on a second thread
+while the body model runs (`overlap_parts`, prefetch.py).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +31,7 @@ from whole_body_pose.models import ModelStore
 from whole_body_pose.hand_only import HandOnlyTracker
 from whole_body_pose.parts import FaceStage, HandStage, SearchBudget
 from whole_body_pose.phantoms import phantom_reason
+from whole_body_pose.prefetch import PrefetchingLandmarker
 from whole_body_pose.pipeline import check_image
 from whole_body_pose.runtime import model_format, open_session
 from whole_body_pose.schedule import DetectionSchedule
@@ -51,19 +55,22 @@ def load_experts(config: PoseNodeConfig) -> Experts:
     store = ModelStore(config.model_dir or None)
     options = config.runtime_options()
 
-    def session(expert: str, model: str | None = None):
+    def session(expert: str, model: str | None = None, threads: int | None = None):
         model = model or expert
         runtime = config.runtime_for(expert, model)
-        return open_session(runtime, store.file_for(model, model_format(runtime)), options), store.info(model)
+        opened = dataclasses.replace(options, threads=threads or options.threads)
+        return open_session(runtime, store.file_for(model, model_format(runtime)), opened), store.info(model)
 
+    # Overlapped with the body model (prefetch.py), the tracked hands and faces run on one thread.
+    parts_threads = 1 if config.overlap_parts else None
     hand = HandLandmarker(*session("hand_landmark"))
     tracking = config.hand_tracking()
     return Experts(detector=Detector(*session("pose_detection"), POSE_DETECTOR_STRIDES, 4),
                    body=BodyLandmarker(*session("pose_landmark")),
                    hand=hand,
                    hand_tracker=(hand if tracking == "hand_landmark"
-                                 else HandLandmarker(*session("hand_landmark", tracking))),
-                   face=FaceLandmarker(*session("face_landmark")),
+                                 else HandLandmarker(*session("hand_landmark", tracking, parts_threads))),
+                   face=FaceLandmarker(*session("face_landmark", threads=parts_threads)),
                    palm=Detector(*session("palm_detection"), PALM_DETECTOR_STRIDES, 7))
 
 
@@ -87,10 +94,15 @@ class PartExpertsEstimator:
     def __init__(self, config: PoseNodeConfig, experts: Experts) -> None:
         self.config = config
         self.experts = experts
-        self.hands = HandStage(experts.hand, experts.hand_tracker, experts.palm if config.palm_recovery else None,
+        # One thread landmarks the tracked hands and faces while the body model runs (prefetch.py).
+        pool = ThreadPoolExecutor(1, thread_name_prefix="parts") if config.overlap_parts else None
+        self._hand_tracker = PrefetchingLandmarker(experts.hand_tracker, pool)
+        self._face = PrefetchingLandmarker(experts.face, pool)
+        search = self._hand_tracker if experts.hand_tracker is experts.hand else experts.hand
+        self.hands = HandStage(search, self._hand_tracker, experts.palm if config.palm_recovery else None,
                                config.hand_presence, config.palm_score, config.wrist_visibility, config.refine_passes,
                                config.min_part_px, config.part_retry_frames)
-        self.faces = FaceStage(experts.face, config.face_presence, config.refine_passes, config.min_part_px,
+        self.faces = FaceStage(self._face, config.face_presence, config.refine_passes, config.min_part_px,
                                config.part_retry_frames)
         self.assembler = Assembler(config.one_euro, config.gap_fill)
         self.hand_only = (HandOnlyTracker(experts.hand, experts.hand_tracker, config.hand_presence,
@@ -120,6 +132,9 @@ class PartExpertsEstimator:
         cam = intrinsics_for(camera, width, height, self.config.default_fov_deg)
         for track in self._tracks:
             track.body = None
+        face_due = self._frames % self.config.face_every_n_frames == 0
+        self._frames += 1
+        self._prefetch_tracked_parts(image, face_due)
 
         live = sum(track.roi is not None for track in self._tracks)
         hands_live = self.hand_only.live() if self.hand_only is not None else 0
@@ -144,10 +159,10 @@ class PartExpertsEstimator:
 
         observed = [track for track in self._tracks if track.body is not None]
         hands = self.hands(image, observed, budget) if observed and self.config.enable_hands else {}
+        self._hand_tracker.finish()  # unused prefetch: the tracker is free for the hand-only people
         clock.lap("hands")
-        face_due = self._frames % self.config.face_every_n_frames == 0
-        self._frames += 1
         faces = self.faces(image, observed, budget) if observed and self.config.enable_face and face_due else {}
+        self._face.finish()
         skipped = frozenset() if face_due else frozenset({Part.FACE})  # not run this frame: held, not missed
         clock.lap("face")
         poses = []
@@ -168,6 +183,18 @@ class PartExpertsEstimator:
         clock.lap("temporal")
         return PoseFrame(stamp_ns=stamp_ns, frame_id=frame_id, poses=poses,
                          latency_ms=(time.perf_counter() - start) * 1e3, stage_ms=clock.stages)
+
+    def _prefetch_tracked_parts(self, image: np.ndarray, face_due: bool) -> None:
+        """Start the tracked crops of the live bodies' hands (and faces, when due) on the parts thread."""
+        live = [track for track in self._tracks if track.roi is not None]
+
+        def tracked(parts: tuple[Part, ...], enabled: bool) -> np.ndarray:
+            crops = [track.parts[part].roi for track in live for part in parts
+                     if enabled and track.parts[part].roi is not None]
+            return np.array(crops).reshape(-1, 5)
+
+        self._hand_tracker.start(image, tracked(tuple(HAND_ON_BODY), self.config.enable_hands))
+        self._face.start(image, tracked((Part.FACE,), self.config.enable_face and face_due))
 
     def _detect_palms(self, image: np.ndarray) -> None:
         height, width = image.shape[:2]

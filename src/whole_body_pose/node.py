@@ -1,7 +1,8 @@
 """ROS 2 node: camera images in, whole-body 3D poses out (thin wrapper around the core estimator).
 
-Callbacks never block: they only keep the latest image; one worker thread runs the estimator on
-it, so a slow frame drops stale ones (counted) instead of building a backlog.
+Callbacks never block: they only keep the latest image (teleop_common.frame_slot); one worker
+thread runs the estimator on it, so a slow frame drops stale ones (counted) instead of building a
+backlog, and by default (`frame_policy: fresh`) skips one that already waited too long.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from visualization_msgs.msg import MarkerArray
 from whole_body_teleop.msg import WholeBodyPoseArray
 
 from teleop_common.camera import CameraError, CameraIntrinsics
+from teleop_common.frame_slot import FrameSlot
 from teleop_common.image_codec import BadImageError, decode_compressed, decode_raw
 from teleop_common.node_support import (SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, StageTimes, declare_config,
                                         run_node)
@@ -37,9 +39,7 @@ class WholeBodyPoseNode(Node):
         self.report = ErrorReporter(self, self.counters)
         self.latency = RollingStats()
         self.camera: CameraIntrinsics | None = None
-        self._pending: tuple[Image | CompressedImage, float, MessageInfo | None] | None = None
-        self._wake = threading.Condition()
-        self._running = True
+        self._frames: FrameSlot[tuple[Image | CompressedImage, MessageInfo | None]] = FrameSlot(self.config.frame_policy)
 
         self.create_subscription(Image, "image", self._on_image, SENSOR_QOS)
         self.create_subscription(CompressedImage, "image/compressed", self._on_image, SENSOR_QOS)
@@ -59,6 +59,7 @@ class WholeBodyPoseNode(Node):
     def _figures(self) -> dict[str, Any]:
         return {"fps": self.latency.rate_hz(), "latency_ms_p50": self.latency.percentile(50),
                 "latency_ms_p99": self.latency.percentile(99), "estimator": self.config.estimator, "runtime": self.config.runtime,
+                "stale_frame_waits": self._frames.stale_waits,
                 **self.stage_times.stats.figures(),
                 **dict(getattr(self.estimator, "stats", {}))}  # e.g. phantom_bodies rejected
 
@@ -69,21 +70,12 @@ class WholeBodyPoseNode(Node):
             self.report("bad_camera_info", f"ignoring CameraInfo: {error}")
 
     def _on_image(self, msg: Image | CompressedImage, info: MessageInfo) -> None:
-        with self._wake:
-            if self._pending is not None:
-                self.counters["dropped_frames"] += 1
-            self._pending = (msg, time.monotonic(), info)
-            self._wake.notify()
+        if self._frames.put((msg, info)):
+            self.counters["dropped_frames"] += 1
 
     def _work(self) -> None:
-        while True:
-            with self._wake:
-                while self._pending is None and self._running:
-                    self._wake.wait()
-                if not self._running:
-                    return
-                msg, received, info = self._pending
-                self._pending = None
+        while (taken := self._frames.take()) is not None:
+            (msg, info), received = taken
             try:
                 self._process(msg, received, info)
             except BadImageError as error:
@@ -122,9 +114,7 @@ class WholeBodyPoseNode(Node):
             self.annotated_pub.publish(out)
 
     def close(self) -> None:
-        with self._wake:
-            self._running = False
-            self._wake.notify()
+        self._frames.close()
         self._worker.join(timeout=5.0)
 
 
