@@ -26,7 +26,8 @@ from pose_retarget.config import ROBOTS_DIR, RetargetNodeConfig, load_robot_conf
 from pose_retarget.retargeter import Retargeter, RetargetResult
 from pose_retarget.robot import Robot
 from pose_retarget.sim import SimulatedRobot
-from teleop_common.node_support import STATE_QOS, Diagnostics, ErrorReporter, StageTimes, declare_config, run_node
+from teleop_common.node_support import (STATE_QOS, Diagnostics, ErrorReporter, StageTimes, ThrottledLog, declare_config,
+                                        run_node)
 from teleop_common.pose_msgs import PoseMessageError, msg_to_frame, ns_to_stamp, stamp_to_ns
 from teleop_common.stats import EventCounter, RollingStats
 from teleop_common.timing import dds_stages
@@ -52,6 +53,7 @@ class PoseRetargetNode(Node):
         self.sim = SimulatedRobot(self.robot, self.config.sim_max_substeps)
         self.counters = EventCounter()
         self.report = ErrorReporter(self, self.counters)
+        self.hold_log = ThrottledLog(self)
         self.step_ms = RollingStats()
         self._last_input_ns = self._now_ns()
 
@@ -121,7 +123,7 @@ class PoseRetargetNode(Node):
             if arm.held:
                 self.counters[f"hold.{arm.reason.name}"] += 1
             if arm.detail:
-                self.get_logger().info(f"{arm.name} holds: {arm.detail}", throttle_duration_sec=5.0)
+                self.hold_log.info(arm.name, f"{arm.name} holds: {arm.detail}")
             if result.engaged:
                 self.arm_pubs[arm.name].publish(messages.trajectory(arm.joint_names, arm.positions, result.dt))
                 self.gripper_pubs[arm.name].publish(
