@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -59,10 +60,11 @@ class _Counted:
     """A real model, with its calls counted."""
 
     def __init__(self, model) -> None:
-        self.model, self.calls = model, 0
+        self.model, self.calls, self.threads = model, 0, []
 
     def __call__(self, *args):
         self.calls += 1
+        self.threads.append(threading.current_thread().name)
         return self.model(*args)
 
 
@@ -139,8 +141,8 @@ def test_periodic_detection_takes_the_frames_search_budget(scene):
     hands and faces no search calls beyond their tracked round; the other frames get part_search_calls."""
     experts, image, _, _ = scene
     detector, palm, budgets = _Counted(experts.detector), _Counted(experts.palm), []
-    estimator = PartExpertsEstimator(PoseNodeConfig(max_people=2, detect_every_n_frames=3, part_search_calls=2),
-                                     dataclasses.replace(experts, detector=detector, palm=palm))
+    config = PoseNodeConfig(max_people=2, detect_every_n_frames=3, part_search_calls=2, overlap_parts=False)
+    estimator = PartExpertsEstimator(config, dataclasses.replace(experts, detector=detector, palm=palm))
     hands = estimator.hands
     estimator.hands = lambda image, tracks, budget: (budgets.append(budget.calls), hands(image, tracks, budget))[1]
     people, palms = [], []
@@ -173,3 +175,19 @@ def test_prefetched_rows_are_the_landmarkers_own(scene):
         other = image.copy()
         other[:] = 0
         assert prefetching(other, crops[:1]).presence[0] < 0.5 < direct.presence[2]
+
+
+def test_periodic_detection_runs_beside_the_frame_with_overlap(scene):
+    """With overlap_parts, the periodic look for newcomers runs on the parts thread (the frame does not
+    wait for it); a detection that must run now (nobody tracked yet) stays in the frame's own thread."""
+    experts, image, _, _ = scene
+    detector, palm = _Counted(experts.detector), _Counted(experts.palm)
+    estimator = PartExpertsEstimator(PoseNodeConfig(max_people=2, detect_every_n_frames=3),
+                                     dataclasses.replace(experts, detector=detector, palm=palm))
+    ids = [{p.track_id for p in estimator.process(image, int(i * 1e9 / 30), "camera", None).poses} for i in range(9)]
+    estimator.reset()  # waits for the background runs
+    main = threading.current_thread().name
+    assert detector.threads[0] == palm.threads[0] == main
+    assert detector.threads[1:] and palm.threads[1:]
+    assert all(name.startswith("parts") for name in detector.threads[1:] + palm.threads[1:])
+    assert ids == [{1}] * 9  # the background runs find the tracked person again: no second track

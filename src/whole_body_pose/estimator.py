@@ -25,8 +25,9 @@ from teleop_common.timing import StageClock
 from whole_body_pose import roi
 from whole_body_pose.assemble import Assembler
 from whole_body_pose.config import PoseNodeConfig
+from whole_body_pose.background import BackgroundDetector
 from whole_body_pose.experts import (PALM_DETECTOR_STRIDES, POSE_DETECTOR_STRIDES, BodyLandmarker, Detector,
-                                     FaceLandmarker, HandLandmarker)
+                                     FaceLandmarker, HandLandmarker, ImageDetections)
 from whole_body_pose.models import ModelStore
 from whole_body_pose.hand_only import HandOnlyTracker
 from whole_body_pose.parts import FaceStage, HandStage, SearchBudget
@@ -94,12 +95,15 @@ class PartExpertsEstimator:
     def __init__(self, config: PoseNodeConfig, experts: Experts) -> None:
         self.config = config
         self.experts = experts
-        # One thread landmarks the tracked hands and faces while the body model runs (prefetch.py).
+        # A second thread landmarks the tracked hands and faces while the body model runs (prefetch.py)
+        # and runs the periodic look for newcomers in the background (background.py).
         pool = ThreadPoolExecutor(1, thread_name_prefix="parts") if config.overlap_parts else None
         self._hand_tracker = PrefetchingLandmarker(experts.hand_tracker, pool)
         self._face = PrefetchingLandmarker(experts.face, pool)
+        self._people_detector = BackgroundDetector(experts.detector, pool)
+        self._palm_detector = BackgroundDetector(experts.palm, pool)
         search = self._hand_tracker if experts.hand_tracker is experts.hand else experts.hand
-        self.hands = HandStage(search, self._hand_tracker, experts.palm if config.palm_recovery else None,
+        self.hands = HandStage(search, self._hand_tracker, self._palm_detector if config.palm_recovery else None,
                                config.hand_presence, config.palm_score, config.wrist_visibility, config.refine_passes,
                                config.min_part_px, config.part_retry_frames)
         self.faces = FaceStage(self._face, config.face_presence, config.refine_passes, config.min_part_px,
@@ -111,7 +115,9 @@ class PartExpertsEstimator:
         self.reset()
 
     def reset(self) -> None:
-        self.stats: Counter[str] = Counter()  # rejections and detector costs, for diagnostics
+        self.stats: Counter[str] = Counter()  # rejections, for diagnostics
+        self._people_detector.discard()
+        self._palm_detector.discard()
         self._palms = None             # this frame's whole-frame palms (None: the palm detector did not run)
         self._last_frame_palms = None  # the frame before's, for the phantom check of the people frame after them
         self._tracks: list[Track] = []
@@ -135,16 +141,17 @@ class PartExpertsEstimator:
         face_due = self._frames % self.config.face_every_n_frames == 0
         self._frames += 1
         self._prefetch_tracked_parts(image, face_due)
+        self._last_frame_palms, self._palms = self._palms, None
+        self._apply_background_detections()
 
         live = sum(track.roi is not None for track in self._tracks)
         hands_live = self.hand_only.live() if self.hand_only is not None else 0
         searches = self._schedule.due(live, hands_live, self._lost_last_frame,
                                       self.hand_only is not None and self.hand_only.lost_last_frame)
-        self._last_frame_palms, self._palms = self._palms, None
         if searches.palms:
-            self._detect_palms(image)
+            self._detect_palms(image, searches.periodic)
         if searches.people:
-            self._detect_people(image)
+            self._detect_people(image, searches.periodic)
         # A periodic look for newcomers is a search too: that frame's hands and faces get their tracked
         # round only (their search continues next frame), so the two costs never stack in one frame.
         budget = SearchBudget(0 if searches.periodic else self.config.part_search_calls)
@@ -196,16 +203,29 @@ class PartExpertsEstimator:
         self._hand_tracker.start(image, tracked(tuple(HAND_ON_BODY), self.config.enable_hands))
         self._face.start(image, tracked((Part.FACE,), self.config.enable_face and face_due))
 
-    def _detect_palms(self, image: np.ndarray) -> None:
-        height, width = image.shape[:2]
-        start = time.perf_counter()
-        self._palms = self.experts.palm(image, detector_regions(width, height, 1), self.config.palm_score)
-        self.stats["palm_detection_ms"] = (time.perf_counter() - start) * 1e3
+    def _apply_background_detections(self) -> None:
+        """The periodic detector runs that finished since the last frame: palms count as this frame's."""
+        palms = self._palm_detector.take_done()
+        if palms is not None:
+            self._palms = palms
+        people = self._people_detector.take_done()
+        if people is not None:
+            self._open_tracks(people)
 
-    def _detect_people(self, image: np.ndarray) -> None:
+    def _detect_palms(self, image: np.ndarray, periodic: bool) -> None:
+        height, width = image.shape[:2]
+        regions = detector_regions(width, height, 1)
+        if not (periodic and self._palm_detector.start(image, regions, self.config.palm_score)):
+            self._palms = self._palm_detector(image, regions, self.config.palm_score)
+
+    def _detect_people(self, image: np.ndarray, periodic: bool) -> None:
         height, width = image.shape[:2]
         regions = detector_regions(width, height, self.config.detector_tiles)
-        found = self.experts.detector(image, regions, self.config.detection_score)
+        if not (periodic and self._people_detector.start(image, regions, self.config.detection_score)):
+            self._open_tracks(self._people_detector(image, regions, self.config.detection_score))
+
+    def _open_tracks(self, found: ImageDetections) -> None:
+        """Tracks for the detected people no track follows yet."""
         if not len(found):
             return
         new, self._next_id = associate(self._tracks, found.keypoints, found.scores,
