@@ -13,6 +13,7 @@ from conftest import DATA
 
 from teleop_common.layout import HAND_ON_BODY, Part
 from whole_body_pose import roi
+from whole_body_pose.background import BackgroundDetector
 from whole_body_pose.config import GapFillConfig, PoseNodeConfig
 from whole_body_pose.estimator import PartExpertsEstimator, detector_regions, load_experts
 from whole_body_pose.parts import HandStage, SearchBudget
@@ -32,7 +33,8 @@ def scene():
 
 
 def _stage(experts, palm: bool) -> HandStage:
-    return HandStage(experts.hand, experts.hand_tracker, experts.palm if palm else None, presence=0.5, palm_score=0.5,
+    return HandStage(experts.hand, experts.hand_tracker, BackgroundDetector(experts.palm, None) if palm else None,
+                     presence=0.5, palm_score=0.5,
                      wrist_visibility=0.1, refine_passes=1, min_side=24.0, retry_interval=5)
 
 
@@ -80,8 +82,8 @@ def test_search_budget_spreads_the_palm_search_over_frames(scene, calls):
         misplaced.pixels[i] += 45
     unbounded = _stage(experts, palm=True)(image, [_track(crop, misplaced)])[KEY]
     hand, palm = _Counted(experts.hand), _Counted(experts.palm)
-    stage = HandStage(hand, hand, palm, presence=0.5, palm_score=0.5, wrist_visibility=0.1, refine_passes=1,
-                      min_side=24.0, retry_interval=5)
+    stage = HandStage(hand, hand, BackgroundDetector(palm, None), presence=0.5, palm_score=0.5, wrist_visibility=0.1,
+                      refine_passes=1, min_side=24.0, retry_interval=5)
     track = _track(crop, misplaced)
     found, frames = {}, 0
     while KEY not in found:
@@ -191,3 +193,25 @@ def test_periodic_detection_runs_beside_the_frame_with_overlap(scene):
     assert detector.threads[1:] and palm.threads[1:]
     assert all(name.startswith("parts") for name in detector.threads[1:] + palm.threads[1:])
     assert ids == [{1}] * 9  # the background runs find the tracked person again: no second track
+
+
+def test_palm_search_beside_the_frame_is_tried_the_next_frame(scene):
+    """With a parts thread, the misplaced hand's palm search runs there: the frame only pays for its body
+    crop, the palm crop found is tried first in the next frame and finds the hand the unbounded search does."""
+    experts, image, crop, body = scene
+    misplaced = Body(body.presence, body.pixels.copy(), body.visibility, body.world)
+    for i in HAND_ON_BODY[Part.LEFT_HAND]:
+        misplaced.pixels[i] += 45
+    unbounded = _stage(experts, palm=True)(image, [_track(crop, misplaced)])[KEY]
+    hand, palm = _Counted(experts.hand), _Counted(experts.palm)
+    with ThreadPoolExecutor(1, thread_name_prefix="parts") as pool:
+        stage = HandStage(hand, hand, BackgroundDetector(palm, pool), presence=0.5, palm_score=0.5,
+                          wrist_visibility=0.1, refine_passes=1, min_side=24.0, retry_interval=5)
+        track = _track(crop, misplaced)
+        first = stage(image, [track], SearchBudget(1))
+        assert KEY not in first and track.parts[Part.LEFT_HAND].failed is None  # searching, not a miss
+        assert hand.calls == 2  # both body crops in one batch, then the right hand's refinement: no palm crop yet
+        track.parts[Part.RIGHT_HAND].roi = first[(0, Part.RIGHT_HAND)].roi
+        second = stage(image, [track], SearchBudget(1))
+    assert palm.threads == ["parts_0"]
+    assert np.linalg.norm(second[KEY].pixels - unbounded.pixels, axis=1).mean() < 3.0

@@ -87,16 +87,21 @@ def test_hands_of_a_visible_body_stay_with_that_body():
 
 @pytest.mark.parametrize("name", ["woman_upper_body_raises_arm_thumbs_up__mediapipe-samples.mp4",
                                   "upper_body_both_arms_reach_and_grasp_asl_want__intel.mkv"])
-def test_overlapped_parts_give_the_same_poses(name):
-    """overlap_parts lands the tracked hands and faces on a second thread while the body model runs:
-    the same models on the same crops, so every output is bit-identical to the one-thread estimator."""
-    runs = {overlap: _run(name, overlap_parts=overlap, max_frames=40)[0] for overlap in (True, False)}
-    parts = Counter()
+def test_overlap_finds_what_the_one_thread_estimator_finds(name):
+    """overlap_parts: the tracked hands and faces run beside the body model (same models, same crops:
+    the same landmarks), lost hands' palm searches and the look for newcomers beside the frame (their
+    crops are tried a frame later).  The body, which waits for neither, is bit-identical; each hand and
+    the face are found in as many frames, give or take one."""
+    runs = {overlap: _run(name, overlap_parts=overlap)[0] for overlap in (True, False)}
+    found = {overlap: Counter() for overlap in runs}
     for overlapped, alone in zip(runs[True], runs[False]):
-        assert [p.track_id for p in overlapped.poses] == [p.track_id for p in alone.poses]
-        for a, b in zip(overlapped.poses, alone.poses):
-            assert a.present == b.present
-            parts.update(a.present)
-            for field in ("pixels", "points", "confidence"):
-                np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
-    assert parts[Part.FACE] and parts[Part.LEFT_HAND] + parts[Part.RIGHT_HAND], parts  # the parts were exercised
+        for frame, overlap in ((overlapped, True), (alone, False)):
+            found[overlap].update(part for p in frame.poses for part in p.present)
+        bodies = {p.track_id: p.part_pixels(Part.BODY) for p in alone.poses if Part.BODY in p.present}
+        assert {p.track_id for p in overlapped.poses if Part.BODY in p.present} == bodies.keys()
+        for p in overlapped.poses:
+            if p.track_id in bodies:
+                np.testing.assert_array_equal(p.part_pixels(Part.BODY), bodies[p.track_id])
+    for part in (Part.LEFT_HAND, Part.RIGHT_HAND, Part.FACE):
+        assert found[True][part] >= found[False][part] - 1, (part, found)
+    assert found[False][Part.LEFT_HAND] and found[False][Part.RIGHT_HAND] and found[False][Part.FACE], found

@@ -1,11 +1,14 @@
-"""The periodic look for newcomers, run on the parts thread instead of inside the frame that asks.
+"""Detector runs on the parts thread instead of inside the frame that asks.
 
-While people are tracked, the person and palm detectors only look for someone new (schedule.py).
-Each costs about as much as the body model; run inside the frame, they were its latency tail.  On
-the second thread the frame goes on at once, and the first frame that finds the run done applies
-it: a newcomer joins a frame or two later (33-66 ms at 30 Hz), within the `detect_every_n_frames`
-wait it has anyway.  A detector that must run now (something was lost, a palm search) first waits
-for its background run, whose result is kept: interpreters are not thread-safe.
+Two searches do not need their answer in the frame that starts them:
+  - the periodic look for newcomers (schedule.py: person and palm detectors while people are
+    tracked): a newcomer joins a frame later (33 ms at 30 Hz), within the `detect_every_n_frames`
+    wait it has anyway;
+  - the palm search around a lost hand's wrist (parts.py): its palm crop is tried the next frame,
+    as it was when the frame's search budget ran out.
+Each costs about as much as the body model; run inside the frame, they were its latency tail.  The
+next frame applies the run.  A detector that must run now (something was lost) first waits for its
+background runs, whose results are kept: interpreters are not thread-safe.
 """
 from __future__ import annotations
 
@@ -17,38 +20,45 @@ from whole_body_pose.experts import Detector, ImageDetections
 
 
 class BackgroundDetector:
-    """A detector that can also run on the pool's thread; its results are taken once, when done."""
+    """A detector that can also run on the pool's thread, one run per `tag` at a time; each run's
+    detections are taken once."""
 
     def __init__(self, detector: Detector, pool: ThreadPoolExecutor | None) -> None:
         self.detector = detector
         self._pool = pool
-        self._job: Future | None = None
-        self._done: ImageDetections | None = None
+        self._jobs: dict[str, Future] = {}
+        self._done: dict[str, ImageDetections] = {}
 
-    def start(self, image: np.ndarray, regions: np.ndarray, min_score: float) -> bool:
-        """Run in the background (False, nothing started, without a pool: the caller runs it now)."""
+    @property
+    def background(self) -> bool:
+        """Whether `start` runs in the background (else the caller runs the detector itself)."""
+        return self._pool is not None
+
+    def start(self, tag: str, image: np.ndarray, regions: np.ndarray, min_score: float) -> bool:
+        """Run in the background under `tag` (False, nothing started, without a pool)."""
         if self._pool is None:
             return False
-        self._wait()
-        self._job = self._pool.submit(self.detector, image, regions, min_score)
+        self._wait(tag)
+        self._jobs[tag] = self._pool.submit(self.detector, image, regions, min_score)
         return True
 
-    def _wait(self) -> None:
-        job, self._job = self._job, None
-        if job is not None:
-            self._done = job.result()
+    def _wait(self, *tags: str) -> None:
+        for tag in tags or list(self._jobs):
+            job = self._jobs.pop(tag, None)
+            if job is not None:
+                self._done[tag] = job.result()
 
-    def take_done(self) -> ImageDetections | None:
-        """The finished background run's detections (once), or None while it runs or when none ran."""
-        if self._job is not None and self._job.done():
-            self._wait()
-        done, self._done = self._done, None
-        return done
+    def take(self, tag: str) -> ImageDetections | None:
+        """The run's detections (once; waits for it to finish), or None when none ran.  Taken by the
+        next frame, a run started in this one has had the rest of the frame: the wait is short, and
+        outputs do not depend on thread timing."""
+        self._wait(tag)
+        return self._done.pop(tag, None)
 
     def discard(self) -> None:
-        """Wait for a background run and forget it (estimator reset)."""
+        """Wait for the background runs and forget them (estimator reset)."""
         self._wait()
-        self._done = None
+        self._done.clear()
 
     def __call__(self, image: np.ndarray, regions: np.ndarray, min_score: float) -> ImageDetections:
         self._wait()

@@ -39,6 +39,7 @@ from whole_body_pose.schedule import DetectionSchedule
 from whole_body_pose.tracks import REVIVE_FRAMES, Body, Track, associate, crowded, drifted, duplicates, tighten
 
 TILE_OVERLAP = 1.25  # detector tiles are this much larger than an exact n x n split
+WHOLE_FRAME = "whole_frame"  # the background run of a periodic whole-frame detection
 
 
 @dataclass
@@ -204,24 +205,24 @@ class PartExpertsEstimator:
         self._face.start(image, tracked((Part.FACE,), self.config.enable_face and face_due))
 
     def _apply_background_detections(self) -> None:
-        """The periodic detector runs that finished since the last frame: palms count as this frame's."""
-        palms = self._palm_detector.take_done()
+        """The periodic detector runs the frame before started: its palms count as this frame's."""
+        palms = self._palm_detector.take(WHOLE_FRAME)
         if palms is not None:
             self._palms = palms
-        people = self._people_detector.take_done()
+        people = self._people_detector.take(WHOLE_FRAME)
         if people is not None:
             self._open_tracks(people)
 
     def _detect_palms(self, image: np.ndarray, periodic: bool) -> None:
         height, width = image.shape[:2]
         regions = detector_regions(width, height, 1)
-        if not (periodic and self._palm_detector.start(image, regions, self.config.palm_score)):
+        if not (periodic and self._palm_detector.start(WHOLE_FRAME, image, regions, self.config.palm_score)):
             self._palms = self._palm_detector(image, regions, self.config.palm_score)
 
     def _detect_people(self, image: np.ndarray, periodic: bool) -> None:
         height, width = image.shape[:2]
         regions = detector_regions(width, height, self.config.detector_tiles)
-        if not (periodic and self._people_detector.start(image, regions, self.config.detection_score)):
+        if not (periodic and self._people_detector.start(WHOLE_FRAME, image, regions, self.config.detection_score)):
             self._open_tracks(self._people_detector(image, regions, self.config.detection_score))
 
     def _open_tracks(self, found: ImageDetections) -> None:

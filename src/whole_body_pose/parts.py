@@ -3,9 +3,11 @@
 Each part starts from the crop its own last landmarks define (tracking) when that crop still
 covers the body's wrist/nose, else from a crop derived from the body landmarks.  All crops of a
 round go through the landmark model in one batch; then, in further batched rounds:
-  - a tracked crop that lost its part falls back to the body-derived crop;
+  - a tracked crop (or a palm crop found the frame before) that lost its part falls back to the
+    body-derived crop;
   - a body-derived hand crop that finds no hand (the body model misplaced it) searches a larger
-    region around the wrist with the palm detector and crops the palm found nearest the wrist;
+    region around the wrist with the palm detector and crops the palm found nearest the wrist (with
+    a parts thread, that search runs there and its crop is tried the next frame: background.py);
   - an untracked part is re-cropped from its own landmarks (`refine_passes` times), the crop the
     landmark model was trained on, which removes most of the first crop's error.
 A SearchBudget bounds the model calls of these further rounds per frame (a lost hand costs up to
@@ -22,7 +24,8 @@ import numpy as np
 
 from teleop_common.layout import FACE_ANCHOR, HAND_ON_BODY, Part
 from whole_body_pose import roi
-from whole_body_pose.experts import Detector, FaceLandmarker, HandLandmarker, HandResult
+from whole_body_pose.background import BackgroundDetector
+from whole_body_pose.experts import FaceLandmarker, HandLandmarker, HandResult, ImageDetections
 from whole_body_pose.hand_identity import same_hand
 from whole_body_pose.tracks import PartTrack, Track
 
@@ -36,6 +39,7 @@ SEARCH_VISIBLE = 0.5       # ...and the body sees its anchor (invisible anchors 
 MAX_BACKOFF = 3            # retry waits double after each miss, up to 2**3 times the retry interval
 
 Key = tuple[int, Part]  # (index of the track in the frame's list, part)
+PALM_SEARCH = "palm_search"  # the background run of a palm search (background.py)
 FROM_LANDMARKS = ("tracked", "refine")  # request kinds whose crop comes from hand landmarks
 
 
@@ -75,7 +79,7 @@ class FaceObs:
 class _Request:
     key: Key
     roi: np.ndarray
-    kind: str     # "tracked" | "body" | "palm" | "refine"
+    kind: str     # "tracked" | "body" | "palm" (found this frame) | "pending" (palm found before) | "refine"
     passes: int   # refinement passes still allowed
     search: np.ndarray | None = None  # palm search region this request came from (looser wrist check)
 
@@ -110,12 +114,14 @@ def _rounds(run: Callable[[list[_Request]], object], requests: list[_Request],
 
 
 class HandStage:
-    def __init__(self, landmarker: HandLandmarker, tracker: HandLandmarker, palm: Detector | None, presence: float,
-                 palm_score: float, wrist_visibility: float, refine_passes: int, min_side: float,
+    def __init__(self, landmarker: HandLandmarker, tracker: HandLandmarker, palm: BackgroundDetector | None,
+                 presence: float, palm_score: float, wrist_visibility: float, refine_passes: int, min_side: float,
                  retry_interval: int) -> None:
         self.landmarker = landmarker  # searches from rough crops (a body wrist, a palm)
         self.tracker = tracker        # crops from landmarks (tracked, re-cropped): may be a lighter model
-        self.palm = palm
+        self.palm = palm              # palm searches run in the background when it has a pool (background.py)
+        # The running background palm search: per lost hand, its part track, wrist, body-derived crop, region.
+        self._palm_search: list[tuple[PartTrack, np.ndarray, np.ndarray, np.ndarray]] | None = None
         self.presence = presence
         self.palm_score = palm_score
         self.wrist_visibility = wrist_visibility
@@ -125,6 +131,7 @@ class HandStage:
 
     def __call__(self, image: np.ndarray, tracks: list[Track], budget: SearchBudget | None = None) -> dict[Key, HandObs]:
         budget = budget or SearchBudget(None)
+        self._collect_palm_search()
         body_rois: dict[Key, np.ndarray] = {}
         requests: list[_Request] = []
         for ti, track in enumerate(tracks):
@@ -140,7 +147,7 @@ class HandStage:
                 if state.roi is not None and roi.contains(state.roi[None], px[None, wi], HAND_TRACK_MARGIN)[0]:
                     requests.append(_Request(key, state.roi, "tracked", 0))
                 elif pending is not None:        # a palm crop the last frame's search found but did not try
-                    requests.append(_Request(key, pending[0], "palm", self.refine_passes, pending[1]))
+                    requests.append(_Request(key, pending[0], "pending", self.refine_passes, pending[1]))
                 elif _searchable(state, body_rois[key], track.body.visibility[wi]):
                     requests.append(_Request(key, body_rois[key], "body", self.refine_passes))
 
@@ -163,10 +170,15 @@ class HandStage:
 
         def fallback(failed: list[_Request]) -> list[_Request]:
             retry = [_Request(r.key, body_rois[r.key], "body", self.refine_passes)
-                     for r in failed if r.kind == "tracked"]
+                     for r in failed if r.kind in ("tracked", "pending")]  # crops from an earlier frame
             lost = [r for r in failed if r.kind == "body"  # palms only where the body sees the wrist
                     and tracks[r.key[0]].body.visibility[HAND_ON_BODY[r.key[1]][0]] >= SEARCH_VISIBLE]
             if not (self.palm and lost):
+                return retry
+            if self.palm.background:  # the frame goes on; the palm crops are tried next frame
+                if self._palm_search is None:  # one search per frame (a later round's: next frame)
+                    self._start_palm_search(image, tracks, lost, body_rois)
+                unsearched.extend(lost)
                 return retry
             if not budget.take():
                 unsearched.extend(lost)
@@ -195,22 +207,55 @@ class HandStage:
 
     def _palm_requests(self, image: np.ndarray, tracks: list[Track], lost: list[_Request],
                        body_rois: dict[Key, np.ndarray]) -> list[_Request]:
-        """Palm detection in a square around each lost hand's body-derived crop; nearest palm to the wrist."""
-        regions = []
-        for r in lost:
-            side = max(PALM_SEARCH_SCALE * body_rois[r.key][roi.W], PALM_SEARCH_MIN * tracks[r.key[0]].roi[roi.W])
-            regions.append([*body_rois[r.key][:2], side, side, 0.0])
-        regions = np.array(regions)
-        found = self.palm(image, regions, self.palm_score)
-        out = []
-        for i, r in enumerate(lost):
-            mine = np.flatnonzero(found.source == i)
-            if not mine.size:
-                continue
-            wrist = tracks[r.key[0]].body.pixels[HAND_ON_BODY[r.key[1]][0]]
-            best = mine[np.argmin(np.linalg.norm(found.keypoints[mine, 0] - wrist, axis=1))]
-            out.append(_Request(r.key, found.hand_crops[best], "palm", self.refine_passes, regions[i]))
-        return out
+        """Palm detection around each lost hand (now, in this frame): requests for the palms found."""
+        regions = _palm_regions(tracks, lost, body_rois)
+        crops = _nearest_palms(self.palm(image, regions, self.palm_score), _wrists(tracks, lost))
+        return [_Request(r.key, crop, "palm", self.refine_passes, regions[i])
+                for i, (r, crop) in enumerate(zip(lost, crops)) if crop is not None]
+
+    def _start_palm_search(self, image: np.ndarray, tracks: list[Track], lost: list[_Request],
+                           body_rois: dict[Key, np.ndarray]) -> None:
+        """The same palm detection on the parts thread; its crops wait in the part tracks (_collect)."""
+        regions = _palm_regions(tracks, lost, body_rois)
+        self.palm.start(PALM_SEARCH, image, regions, self.palm_score)
+        self._palm_search = [(tracks[r.key[0]].parts[r.key[1]], wrist, body_rois[r.key], region)
+                             for r, wrist, region in zip(lost, _wrists(tracks, lost), regions)]
+
+    def _collect_palm_search(self) -> None:
+        """A finished background palm search: each palm found becomes its hand's next crop to try; a
+        hand with no palm near its wrist waits before its next search, as after any failed search."""
+        if self._palm_search is None or (found := self.palm.take(PALM_SEARCH)) is None:
+            return
+        wrists = np.array([wrist for _, wrist, _, _ in self._palm_search])
+        for (part, _, body_crop, region), crop in zip(self._palm_search, _nearest_palms(found, wrists)):
+            if crop is not None:
+                part.palm_found(crop, region)
+            else:
+                part.searched(False, body_crop, self.retry_interval, MAX_BACKOFF)
+        self._palm_search = None
+
+
+def _palm_regions(tracks: list[Track], lost: list[_Request], body_rois: dict[Key, np.ndarray]) -> np.ndarray:
+    """A square around each lost hand's body-derived crop, where its palm is searched."""
+    regions = []
+    for r in lost:
+        side = max(PALM_SEARCH_SCALE * body_rois[r.key][roi.W], PALM_SEARCH_MIN * tracks[r.key[0]].roi[roi.W])
+        regions.append([*body_rois[r.key][:2], side, side, 0.0])
+    return np.array(regions)
+
+
+def _wrists(tracks: list[Track], lost: list[_Request]) -> np.ndarray:
+    return np.array([tracks[r.key[0]].body.pixels[HAND_ON_BODY[r.key[1]][0]] for r in lost])
+
+
+def _nearest_palms(found: ImageDetections, wrists: np.ndarray) -> list[np.ndarray | None]:
+    """Per search region i: the hand crop of its palm nearest to `wrists[i]` (None: no palm there)."""
+    crops: list[np.ndarray | None] = []
+    for i, wrist in enumerate(wrists):
+        mine = np.flatnonzero(found.source == i)
+        crops.append(found.hand_crops[mine[np.argmin(np.linalg.norm(found.keypoints[mine, 0] - wrist, axis=1))]]
+                     if mine.size else None)
+    return crops
 
 
 def _rois(requests: list[_Request]) -> np.ndarray:
