@@ -310,7 +310,8 @@ def main() -> int:
             # Headline figures: the median over this tree's rounds (the breakdown is its last round's).
             medians = {key: round(float(np.median([r[key] for r in runs["with"]])), 2)
                        for key in ("latency_ms_p50", "latency_ms_p99", "pose_latency_ms_p50", "pose_latency_ms_p99",
-                                   "fps", "latency_vs_reference", "cpu_ms_per_frame_total")}
+                                   "fps", "latency_vs_reference", "cpu_ms_per_frame_total")
+                       if runs["with"][0][key] is not None}   # no reference with --reference-frames 0
             result = {**runs["with"][-1], **medians, **compare(runs)}
             result["latency_vs_target"] = [round(result["latency_ms_p50"] / TARGET_P50_MS, 2),
                                            round(result["latency_ms_p99"] / TARGET_P99_MS, 2)]
