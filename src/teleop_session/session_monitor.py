@@ -61,7 +61,7 @@ class SessionLog:
 
 
 class SessionMonitor(Node):
-    def __init__(self, image_topic: str, pose_topic: str = "/poses", engage: bool = True) -> None:
+    def __init__(self, image_topic: str | None, pose_topic: str = "/poses", engage: bool = True) -> None:
         super().__init__("teleop_session_monitor")
         self.log = SessionLog()
         self.lock = threading.Lock()
@@ -71,7 +71,8 @@ class SessionMonitor(Node):
         self._engage_pending = False
         self._last_engage_try = 0.0
         self._subscribed: set[str] = set()
-        self.create_subscription(CompressedImage, image_topic, self._on_image, IMAGE_QOS)
+        if image_topic is not None:  # None: the caller publishes the images itself (bench/session.py)
+            self.create_subscription(CompressedImage, image_topic, self._on_image, IMAGE_QOS)
         self.create_subscription(WholeBodyPoseArray, pose_topic, self._on_poses, STATE_QOS)
         self.create_timer(DISCOVERY_PERIOD_S, self._discover)
 
@@ -140,7 +141,7 @@ class SessionMonitor(Node):
 
 
 @contextmanager
-def spinning_monitor(image_topic: str) -> Iterator[SessionMonitor]:
+def spinning_monitor(image_topic: str | None) -> Iterator[SessionMonitor]:
     """A SessionMonitor spinning in a background thread for the duration of the block.
 
     rclpy's signal handlers stay off: the caller owns Ctrl-C (it must stop the node processes).
