@@ -70,17 +70,23 @@ class _Counted:
         return self.model(*args)
 
 
+def _misplaced_left_hand(scene):
+    """The scene with the body's left hand moved 45 px off (the body model misplaced it), and the hand the
+    unbounded in-frame search finds."""
+    experts, image, crop, body = scene
+    misplaced = Body(body.presence, body.pixels.copy(), body.visibility, body.world)
+    for i in HAND_ON_BODY[Part.LEFT_HAND]:
+        misplaced.pixels[i] += 45
+    return experts, image, crop, misplaced, _stage(experts, palm=True)(image, [_track(crop, misplaced)])[KEY]
+
+
 @pytest.mark.parametrize("calls", [1, 2])
 def test_search_budget_spreads_the_palm_search_over_frames(scene, calls):
     """Unbounded, the misplaced hand costs four calls in one frame (body crop, palm detector, palm
     crop, refinement).  With a budget it costs at most `calls` beyond the first round per frame: with two
     it is found in the same frame without the refinement, with one the palm crop found is tried first
     in the next frame; a search cut short is not a miss (no back-off)."""
-    experts, image, crop, body = scene
-    misplaced = Body(body.presence, body.pixels.copy(), body.visibility, body.world)
-    for i in HAND_ON_BODY[Part.LEFT_HAND]:
-        misplaced.pixels[i] += 45
-    unbounded = _stage(experts, palm=True)(image, [_track(crop, misplaced)])[KEY]
+    experts, image, crop, misplaced, unbounded = _misplaced_left_hand(scene)
     hand, palm = _Counted(experts.hand), _Counted(experts.palm)
     stage = HandStage(hand, hand, BackgroundDetector(palm, None), presence=0.5, palm_score=0.5, wrist_visibility=0.1,
                       refine_passes=1, min_side=24.0, retry_interval=5)
@@ -198,11 +204,7 @@ def test_periodic_detection_runs_beside_the_frame_with_overlap(scene):
 def test_palm_search_beside_the_frame_is_tried_the_next_frame(scene):
     """With a parts thread, the misplaced hand's palm search runs there: the frame only pays for its body
     crop, the palm crop found is tried first in the next frame and finds the hand the unbounded search does."""
-    experts, image, crop, body = scene
-    misplaced = Body(body.presence, body.pixels.copy(), body.visibility, body.world)
-    for i in HAND_ON_BODY[Part.LEFT_HAND]:
-        misplaced.pixels[i] += 45
-    unbounded = _stage(experts, palm=True)(image, [_track(crop, misplaced)])[KEY]
+    experts, image, crop, misplaced, unbounded = _misplaced_left_hand(scene)
     hand, palm = _Counted(experts.hand), _Counted(experts.palm)
     with ThreadPoolExecutor(1, thread_name_prefix="parts") as pool:
         stage = HandStage(hand, hand, BackgroundDetector(palm, pool), presence=0.5, palm_score=0.5,
