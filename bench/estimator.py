@@ -167,6 +167,7 @@ def scenes() -> dict:
         frames += len(poses)
         hands += sum(any(p.present & {Part.LEFT_HAND, Part.RIGHT_HAND} for p in f.poses) for f in poses)
         phantoms += sum(sum(Part.BODY in p.present for p in f.poses) for f in poses)
+        estimator.reset()  # waits for its background detector runs: the detectors are timed alone below
         for image in images[::4]:
             regions = detector_regions(image.shape[1], image.shape[0], 1)
             palm_ms.append(timed(lambda: estimator.experts.palm(image, regions, 0.5))[1])

@@ -129,8 +129,9 @@ class PoseNodeConfig(Validated):
                                                        # frames (at once if the body moves)
     part_search_calls: int = bounded(1, 1, 10)        # model calls per frame for hand/face search beyond the
                                                        # tracked round; the rest continues next frame (latency p99)
-    overlap_parts: bool = True                         # landmark tracked hands/faces on a second thread while the
-                                                       # body model runs (same outputs, shorter frames)
+    overlap_parts: bool = True                         # a second thread: tracked hands/faces while the body model
+                                                       # runs; periodic detection and lost hands' palm searches
+                                                       # beside the frame (applied the next frame)
     face_every_n_frames: int = bounded(1, 1, 10)       # face mesh cadence; between runs the face is held
                                                        # (consumers that ignore the face: > 1 saves its cost)
     default_fov_deg: float = bounded(60.0, 10, 170)    # horizontal field of view when no CameraInfo

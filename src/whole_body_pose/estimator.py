@@ -6,7 +6,8 @@ tracks for newcomers -> body landmarks of every tracked person in one batch -> h
 everyone in batched rounds (parts.py) -> one whole-body pose per person in metric 3D, filtered,
 with short gaps held (assemble.py).  Crops carry over between frames, which is what makes the
 detector unnecessary on most frames, and lets the tracked hands and faces run on a second thread
-while the body model runs (`overlap_parts`, prefetch.py).
+while the body model runs (`overlap_parts`, prefetch.py); that thread also runs the searches whose
+answer can wait a frame (background.py).
 """
 from __future__ import annotations
 
