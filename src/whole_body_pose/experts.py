@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,17 @@ from whole_body_pose import roi, ssd
 from whole_body_pose.crops import CropBatch
 from whole_body_pose.models import ModelInfo
 from whole_body_pose.runtime import InferenceSession
+
+
+def select_rows(result: Any, index: np.ndarray) -> Any:
+    """The rows `index` of a landmark result (a dataclass whose fields hold one row per crop)."""
+    return type(result)(*(getattr(result, f.name)[index] for f in dataclasses.fields(result)))
+
+
+def join_rows(first: Any, second: Any) -> Any:
+    """`second`'s rows after `first`'s (two results of one landmark model)."""
+    return type(first)(*(np.concatenate([getattr(first, f.name), getattr(second, f.name)])
+                         for f in dataclasses.fields(first)))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -103,15 +115,6 @@ class HandResult:
     pixels: np.ndarray      # (N, 21, 2)
     world: np.ndarray       # (N, 21, 3) metres, image-aligned axes, origin near the hand centre
     handedness: np.ndarray  # (N,) the model's handedness score (see hand_only.RIGHT_HAND_SCORE)
-
-    @classmethod
-    def interleaved(cls, first: np.ndarray, a: HandResult, b: HandResult) -> HandResult:
-        """One result of N crops from `a` (the crops where mask `first` is set) and `b` (the others)."""
-        def join(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-            out = np.empty((len(first), *x.shape[1:]), x.dtype)
-            out[first], out[~first] = x, y
-            return out
-        return cls(*(join(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(cls)))
 
 
 class HandLandmarker(_Expert):

@@ -25,7 +25,8 @@ import numpy as np
 from teleop_common.layout import FACE_ANCHOR, HAND_ON_BODY, Part
 from whole_body_pose import roi
 from whole_body_pose.background import BackgroundDetector
-from whole_body_pose.experts import FaceLandmarker, HandLandmarker, HandResult, ImageDetections
+from whole_body_pose.experts import (FaceLandmarker, HandLandmarker, HandResult, ImageDetections, join_rows,
+                                     select_rows)
 from whole_body_pose.hand_identity import same_hand
 from whole_body_pose.tracks import PartTrack, Track
 
@@ -203,7 +204,10 @@ class HandStage:
             return self.landmarker(image, rois)
         if tight.all():
             return self.tracker(image, rois)
-        return HandResult.interleaved(tight, self.tracker(image, rois[tight]), self.landmarker(image, rois[~tight]))
+        order = np.empty(len(requests), np.int64)     # tight rows first in the joined result, then the others
+        order[tight] = np.arange(int(tight.sum()))
+        order[~tight] = int(tight.sum()) + np.arange(int((~tight).sum()))
+        return select_rows(join_rows(self.tracker(image, rois[tight]), self.landmarker(image, rois[~tight])), order)
 
     def _palm_requests(self, image: np.ndarray, tracks: list[Track], lost: list[_Request],
                        body_rois: dict[Key, np.ndarray]) -> list[_Request]:

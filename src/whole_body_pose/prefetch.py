@@ -10,24 +10,14 @@ its own prefetch before it runs again.
 """
 from __future__ import annotations
 
-import dataclasses
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
 
+from whole_body_pose.experts import join_rows, select_rows
+
 Landmarker = Callable[[np.ndarray, np.ndarray], Any]  # (image, (N, 5) rois) -> a result of N rows
-
-
-def select_rows(result: Any, index: np.ndarray) -> Any:
-    """The rows `index` of a result dataclass whose fields are arrays with one row per crop."""
-    return type(result)(*(getattr(result, f.name)[index] for f in dataclasses.fields(result)))
-
-
-def join_rows(first: Any, second: Any) -> Any:
-    """`second`'s rows after `first`'s."""
-    return type(first)(*(np.concatenate([getattr(first, f.name), getattr(second, f.name)])
-                         for f in dataclasses.fields(first)))
 
 
 class PrefetchingLandmarker:
