@@ -75,6 +75,7 @@ _MODEL_RUNTIMES = ("auto", "onnxruntime", "litert", "tensorrt")
 # LiteRT runs MediaPipe's own TFLite files on XNNPACK; ONNX Runtime is faster on batches of full hands.
 FASTEST_ON_CPU = {"pose_detection": "onnxruntime", "pose_landmark": "litert", "palm_detection": "litert",
                   "hand_landmark": "onnxruntime", "hand_landmark_lite": "litert", "face_landmark": "litert"}
+MAX_PART_SEARCH_CALLS = 10   # per frame; a full search of every part of a few people (the DOPE teacher)
 # Hand landmark model on tracked crops per `hand_tracking_model` value (MODELS keys).
 HAND_TRACKING_MODELS = {"lite": "hand_landmark_lite", "full": "hand_landmark"}
 
@@ -127,8 +128,8 @@ class PoseNodeConfig(Validated):
     min_part_px: float = bounded(24.0, 0.0, 1000.0)    # hands/faces whose crop would be smaller are not looked for
     part_retry_frames: int = bounded(5, 1, 1000)       # a hand/face not found is searched again after this many
                                                        # frames (at once if the body moves)
-    part_search_calls: int = bounded(1, 1, 10)        # model calls per frame for hand/face search beyond the
-                                                       # tracked round; the rest continues next frame (latency p99)
+    part_search_calls: int = bounded(1, 1, MAX_PART_SEARCH_CALLS)  # model calls per frame for hand/face search
+                                                       # beyond the tracked round; the rest continues next frame
     overlap_parts: bool = True                         # a second thread: tracked hands/faces while the body model
                                                        # runs; periodic detection and lost hands' palm searches
                                                        # beside the frame (applied the next frame)

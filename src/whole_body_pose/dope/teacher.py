@@ -3,26 +3,39 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
+from teleop_common.pose import PoseFrame
 from whole_body_pose.dope.pseudo_gt import Expert
 
 
 def pipeline_teacher(config_path: str | None = None) -> Expert:
     """The experts' estimator (a pose node parameter file, or the defaults) as a pseudo-GT source.
 
-    Every frame is treated as an observation of its own: the person detector runs on every frame
-    and its answer is used in that frame (no second thread, whose detections apply a frame later), the
-    temporal filter is off (no lag or smoothing baked into the targets) and missed parts are not held
-    (a held part is not `present`, and only present parts become training instances).
+    Every frame is an observation of its own: labelled frames are far apart (`video_step`) or
+    unrelated images, so nothing carries over from the frame before. Tracking state would hurt here:
+    a body followed on a crop from 12 frames ago is lost, and the detector, which thinks the track
+    still holds that person, opens no new one (Megamind frame 60 came out empty, a "nobody here"
+    target). So the estimator is reset before each frame: the person detector finds everyone and its
+    answer applies in that frame, and each part is searched in full (no per-frame search budget, no
+    second thread whose searches apply a frame later). The temporal filter is off (no lag or
+    smoothing baked into the targets) and missed parts are not held (a held part is not `present`,
+    and only present parts become training instances).
     """
     from teleop_common.config import load
-    from whole_body_pose.config import PoseNodeConfig
+    from whole_body_pose.config import MAX_PART_SEARCH_CALLS, PoseNodeConfig
     from whole_body_pose.pipeline import build_estimator
 
     config = load(PoseNodeConfig, config_path) if config_path else PoseNodeConfig()
     if config.estimator != "experts":
         raise ValueError(f"the teachers are the part experts: choose estimator 'experts', not {config.estimator!r}")
-    config = dataclasses.replace(config, detect_every_n_frames=1, overlap_parts=False,
+    config = dataclasses.replace(config, overlap_parts=False, part_search_calls=MAX_PART_SEARCH_CALLS,
                                  one_euro=dataclasses.replace(config.one_euro, enabled=False),
                                  gap_fill=dataclasses.replace(config.gap_fill, max_frames=0))
     estimator = build_estimator(config)
-    return lambda rgb, index: estimator.process(rgb, index, "camera", None)
+
+    def label(rgb: np.ndarray, index: int) -> PoseFrame:
+        estimator.reset()
+        return estimator.process(rgb, index, "camera", None)
+
+    return label
