@@ -13,14 +13,12 @@ def pipeline_teacher(config_path: str | None = None) -> Expert:
     """The experts' estimator (a pose node parameter file, or the defaults) as a pseudo-GT source.
 
     Every frame is an observation of its own: labelled frames are far apart (`video_step`) or
-    unrelated images, so nothing carries over from the frame before. Tracking state would hurt here:
-    a body followed on a crop from 12 frames ago is lost, and the detector, which thinks the track
-    still holds that person, opens no new one (Megamind frame 60 came out empty, a "nobody here"
-    target). So the estimator is reset before each frame: the person detector finds everyone and its
-    answer applies in that frame, and each part is searched in full (no per-frame search budget, no
-    second thread whose searches apply a frame later). The temporal filter is off (no lag or
-    smoothing baked into the targets) and missed parts are not held (a held part is not `present`,
-    and only present parts become training instances).
+    unrelated images, and tracking across such gaps loses people (a body followed on a crop from 12
+    frames ago fails while the detector counts it as tracked: Megamind frame 60 came out empty, a
+    "nobody here" target). So the estimator is reset before each frame, its detector's answer applies
+    in that frame, and parts are searched with the largest budget on one thread (no search left for
+    a later frame). The temporal filter is off (no lag or smoothing baked into the targets) and missed
+    parts are not held (a held part is not `present`, and only present parts become training instances).
     """
     from teleop_common.config import load
     from whole_body_pose.config import MAX_PART_SEARCH_CALLS, PoseNodeConfig
