@@ -17,8 +17,8 @@ def pipeline_teacher(config_path: str | None = None) -> Expert:
     frames ago fails while the detector counts it as tracked: Megamind frame 60 came out empty, a
     "nobody here" target). So the estimator is reset before each frame, its detector's answer applies
     in that frame, and parts are searched with the largest budget on one thread (no search left for
-    a later frame). The temporal filter is off (no lag or smoothing baked into the targets) and missed
-    parts are not held (a held part is not `present`, and only present parts become training instances).
+    a later frame). The reset also means no filter state (no lag or smoothing baked into the targets)
+    and no held part (a held part is not `present`, and only present parts become training instances).
     """
     from teleop_common.config import load
     from whole_body_pose.config import MAX_PART_SEARCH_CALLS, PoseNodeConfig
@@ -27,9 +27,7 @@ def pipeline_teacher(config_path: str | None = None) -> Expert:
     config = load(PoseNodeConfig, config_path) if config_path else PoseNodeConfig()
     if config.estimator != "experts":
         raise ValueError(f"the teachers are the part experts: choose estimator 'experts', not {config.estimator!r}")
-    config = dataclasses.replace(config, overlap_parts=False, part_search_calls=MAX_PART_SEARCH_CALLS,
-                                 one_euro=dataclasses.replace(config.one_euro, enabled=False),
-                                 gap_fill=dataclasses.replace(config.gap_fill, max_frames=0))
+    config = dataclasses.replace(config, overlap_parts=False, part_search_calls=MAX_PART_SEARCH_CALLS)
     estimator = build_estimator(config)
 
     def label(rgb: np.ndarray, index: int) -> PoseFrame:
