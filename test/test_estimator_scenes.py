@@ -19,12 +19,12 @@ pytestmark = pytest.mark.skipif(not MEDIA.is_dir(), reason=f"development clips n
 HANDS = (Part.LEFT_HAND, Part.RIGHT_HAND)
 
 
-def _run(name: str, max_frames: int | None = None, **config) -> tuple[list, object]:
+def _run(name: str, **config) -> tuple[list, object]:
     estimator = build_estimator(PoseNodeConfig(**config))
     source = VideoFileSource(str(MEDIA / name))
     fps = source.fps or 30.0
     frames = [estimator.process(rgb, round(i * 1e9 / fps), "camera", None)
-              for i, (_, rgb) in zip(range(max_frames or 10**9), rgb_frames(source))]
+              for i, (_, rgb) in enumerate(rgb_frames(source))]
     assert frames, f"{name} decoded no frames"
     return frames, estimator
 
