@@ -8,7 +8,10 @@ import pytest
 
 from teleop_common.frame_slot import FrameSlot
 
-INTERVAL = 0.04  # camera frame interval of these tests (s): wide margins for a loaded CI machine
+# Camera frame interval of these tests (s). The policy's decisions hinge on fractions of it (half an
+# interval waited, 1.5 intervals overdue), so a thread woken late on a loaded machine must stay well
+# inside those fractions: 0.2 s leaves ~40 ms of slack where 0.04 s left ~8 ms.
+INTERVAL = 0.2
 
 
 def camera(slot: FrameSlot, frames: range) -> None:
