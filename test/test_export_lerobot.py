@@ -4,6 +4,7 @@ schema; frames resampled on header stamps; two episodes concatenate."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from mcap.reader import make_reader
+from mcap.writer import Writer
+from conftest import REPO
 from test_session_demo import TASK, run_demo
 
 from teleop_common.pose_msgs import stamp_to_ns
@@ -40,6 +44,13 @@ def episode(tmp_path_factory) -> Path:
     result, video = run_demo(str(tmp_path_factory.getbasetemp() / "demo"))
     assert result.returncode == 0, result.stderr[-3000:]
     return Path(json.loads((video.parent / "summary.json").read_text())["episode"]["path"])
+
+
+def _export(arguments: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """The export command line with this checkout's sources first on PYTHONPATH (kept, not replaced)."""
+    path = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "teleop_session.export", *arguments],
+                          env=dict(os.environ, PYTHONPATH=path), **kwargs)
 
 
 def _video_frames(path: Path) -> int:
@@ -138,8 +149,8 @@ def test_episode_stats_match_lerobot_schema(episode, tmp_path):
 
 def test_two_episodes_concatenate_with_a_progress_bar(episode, tmp_path):
     out = tmp_path / "dataset"
-    result = subprocess.run([sys.executable, "-m", "teleop_session.export", str(episode), str(episode),
-                             "--out", str(out), "--fps", "12"], capture_output=True, text=True, timeout=300)
+    result = _export([str(episode), str(episode), "--out", str(out), "--fps", "12"], capture_output=True, text=True,
+                     timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "export: 100%" in result.stderr                         # tqdm progress bar
     info = json.loads((out / "meta" / "info.json").read_text())
@@ -161,9 +172,40 @@ def test_two_episodes_concatenate_with_a_progress_bar(episode, tmp_path):
 def test_export_refuses_what_is_not_an_episode(tmp_path):
     (tmp_path / "notes.mcap").write_text("not an MCAP file")
     for target in (tmp_path / "missing.mcap", tmp_path / "notes.mcap"):
-        result = subprocess.run([sys.executable, "-m", "teleop_session.export", str(target), "--out",
-                                 str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+        result = _export([str(target), "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
         assert result.returncode == 2 and str(target) in result.stderr, result.stderr[-2000:]
+
+
+def _with_stats(source: Path, target: Path, **figures: str) -> None:
+    """A copy of an episode whose episode_stats record says `figures` (what a damaged or forged file holds)."""
+    with open(source, "rb") as stream, open(target, "wb") as out:
+        reader = make_reader(stream)
+        summary = reader.get_summary()
+        writer = Writer(out)
+        writer.start(profile="ros2", library="test")
+        schemas = {i: writer.register_schema(s.name, s.encoding, s.data) for i, s in summary.schemas.items()}
+        channels = {i: writer.register_channel(c.topic, c.message_encoding, schemas[c.schema_id])
+                    for i, c in summary.channels.items()}
+        for _, channel, message in reader.iter_messages():
+            writer.add_message(channels[channel.id], message.log_time, message.data, message.publish_time)
+        for record in reader.iter_metadata():
+            writer.add_metadata(record.name, {**record.metadata, **figures} if record.name == "episode_stats"
+                                else dict(record.metadata))
+        writer.finish()
+
+
+def test_export_refuses_absurd_rates_with_one_line(episode, tmp_path):
+    """A recorded image.fps of 1e9 (or --fps 1e9) used to allocate 7 GiB and die with a MemoryError."""
+    forged = tmp_path / "episode_0000.mcap"
+    _with_stats(episode, forged, **{"image.fps": "1000000000"})
+    for arguments, said in (([str(forged)], "recorded image.fps: dataset rate 1000000000.0 fps is not in [1, 1000]"),
+                            ([str(episode), "--fps", "1e9"], "--fps: dataset rate 1000000000.0 fps is not in [1, 1000]"),
+                            ([str(episode), "--fps", "900"], "900 fps makes")):
+        result = _export([*arguments, "--out", str(tmp_path / "out"), "--robot-type", "aloha"], capture_output=True,
+                         text=True, timeout=300)
+        lines = [line for line in result.stderr.splitlines() if line.startswith("export:") and "%|" not in line]
+        assert result.returncode == 2 and len(lines) == 1 and said in lines[0], result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
 
 
 def test_stamp_grid_takes_each_image_once_despite_jitter():
