@@ -2,7 +2,7 @@
 
     python -m teleop_session.export EPISODES... --out DIR [--fps N] [--image-topic T]
                                     [--state-topic T] [--action-topics T ...] [--robot-type NAME]
-                                    [--vcodec h264|av1]
+                                    [--vcodec av1|h264]
 
 EPISODES are episode files or folders of them.  Each episode is resampled on a uniform grid at the
 dataset rate (LeRobot decodes video frames by timestamp = frame_index / fps) on the messages'
@@ -32,7 +32,7 @@ from teleop_common.image_codec import BadImageError, decode_compressed
 from teleop_common.pose_msgs import stamp_to_ns
 from teleop_common.text import one_line
 from teleop_session.episodes import Episode, EpisodeError
-from teleop_session.lerobot_v3 import EpisodeFrames, LeRobotV3Writer
+from teleop_session.lerobot_v3 import DEFAULT_VIDEO_CODEC, EpisodeFrames, LeRobotV3Writer
 from teleop_session.video_encoder import CODECS
 
 IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
@@ -197,7 +197,7 @@ def episode_files(paths: list[str]) -> list[Path]:
 
 def export(paths: list[str], out: Path, fps: float = 0.0, image_topic: str | None = None,
            state_topic: str | None = None, action_topics: list[str] | None = None,
-           robot_type: str | None = None, show_progress: bool = True, video_codec: str = "h264") -> dict:
+           robot_type: str | None = None, show_progress: bool = True, video_codec: str = DEFAULT_VIDEO_CODEC) -> dict:
     """Write the dataset; returns meta/info.json's content."""
     robot_type = robot_type or default_robot_type()
     episodes = [Episode(p) for p in episode_files(paths)]
@@ -252,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--action-topics", nargs="+", help="JointTrajectory command topics (default: all of them)")
     parser.add_argument("--robot-type", help="robot_type in meta/info.json (default: the robot of "
                         "config/pose_retarget.yaml)")
-    parser.add_argument("--vcodec", choices=sorted(CODECS), default="h264", help="video codec (default %(default)s)")
+    parser.add_argument("--vcodec", choices=sorted(CODECS), default=DEFAULT_VIDEO_CODEC,
+                        help="video codec (default %(default)s: SVT-AV1, LeRobot's default; h264 plays everywhere)")
     args = parser.parse_args(argv)
     try:
         info = export(args.episodes, args.out, args.fps, args.image_topic, args.state_topic, args.action_topics,
