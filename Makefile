@@ -30,6 +30,7 @@ $(VENV)/.requirements.stamp: requirements.txt setup.py
 	$(PY) -m pip install --progress-bar on --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --disable-pip-version-check --no-deps $$(sed -n 's/^# no-deps: //p' requirements.txt)
 	$(PY) -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(VENV)/COLCON_IGNORE  # colcon must not build the ROS wheels' package.xml files in the venv
 	@touch $@
 
 $(VENV)/.interfaces.stamp: $(VENV)/.requirements.stamp CMakeLists.txt package.xml $(wildcard msg/*.msg)

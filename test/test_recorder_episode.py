@@ -3,16 +3,14 @@ read back with every message decoded (from the file's own schemas, as Foxglove d
 installed ROS types); SIGTERM mid-episode leaves a complete file; a killed recorder's file recovers."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import MEDIA, REPO, spin_until
+from conftest import MEDIA, child_env, node_executable, spin_until
 from mcap.reader import make_reader
 from mcap.stream_reader import StreamReader
 from mcap_ros2.decoder import DecoderFactory
@@ -26,22 +24,19 @@ from teleop_session.graph import CAMERA_SOURCE, CONFIG_DIR
 from teleop_session.mcap_writer import recover
 from teleop_session.graph import EPISODE_RECORDER
 
-BIN = Path(sys.executable).parent
 IMAGE = "/rec_test/image_raw"
 INFO = "/rec_test/camera_info"
 
 
-def _env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(REPO / "src"))
 
 
 def _start(executable: str, config: str, name: str, *parameters: str, remap: tuple[str, ...] = ()) -> subprocess.Popen:
-    command = [str(BIN / executable), "--ros-args", "-r", f"__node:={name}", "--params-file", str(CONFIG_DIR / config)]
+    command = [node_executable(executable), "--ros-args", "-r", f"__node:={name}", "--params-file", str(CONFIG_DIR / config)]
     for rule in remap:
         command += ["-r", rule]
     for parameter in parameters:
         command += ["-p", parameter]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env())
 
 
 def _camera(*parameters: str, image: str = IMAGE, info: str = INFO) -> subprocess.Popen:
