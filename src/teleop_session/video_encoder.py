@@ -5,6 +5,7 @@ yuv420p needs even sizes: an odd last row or column is dropped (`size` says what
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -13,6 +14,8 @@ import av
 import numpy as np
 
 CODECS = {"h264": "libx264", "av1": "libsvtav1"}
+# SVT-AV1 prints its whole configuration at info level on every encoder it opens: errors only.
+os.environ.setdefault("SVT_LOG", "1")
 
 
 def rate_of(fps: float) -> Fraction:
