@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,17 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO / ".cache" / "media"
 DATA = Path(__file__).resolve().parent / "data"
 sys.path.insert(0, str(REPO / "src"))
-PACKAGE = "whole_body_teleop"
 
 
 def node_executable(name: str) -> str:
     """A node's executable: the colcon install's lib/whole_body_teleop/<name> when one is on AMENT_PREFIX_PATH
-    (colcon test), else the project venv's console script."""
-    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
-        installed = Path(prefix) / "lib" / PACKAGE / name
-        if installed.is_file():
-            return str(installed)
-    return shutil.which(name) or str(Path(sys.executable).parent / name)
+    (colcon test), else the project venv's console script (as bringup starts them)."""
+    from teleop_session.bringup import executable_path
+
+    return executable_path(name)
 
 
 def child_env(**extra: str) -> dict[str, str]:

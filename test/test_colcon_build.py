@@ -16,11 +16,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import MEDIA, PACKAGE, REPO, spin_until
+from conftest import MEDIA, REPO, spin_until
 from sensor_msgs.msg import Image
 from whole_body_teleop.msg import WholeBodyPoseArray
 
 from teleop_common.node_support import SENSOR_QOS, STATE_QOS
+from teleop_common.paths import PACKAGE
 from whole_body_pose.models import MANIFEST, MODELS, tflite_file
 
 COLCON = Path(sys.executable).parent / "colcon"
