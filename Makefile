@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 CACHE := .cache
 MEDIA := $(CACHE)/media
 MODELS := $(CACHE)/models
+FOXGLOVE := tools/foxglove
 DEMO_CLIP := $(MEDIA)/operator_arms.mp4
 # DDS stays on loopback (no multicast on the external interface); each command its own domain.
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
@@ -13,7 +14,7 @@ export ROS_DOMAIN_ID ?= 42
 export PYTHONUNBUFFERED := 1
 
 .PHONY: setup system demo test bench clean
-setup: system $(VENV)/.requirements.stamp $(VENV)/.interfaces.stamp $(MEDIA)/.stamp $(DEMO_CLIP) $(MODELS)/manifest.json
+setup: system $(VENV)/.requirements.stamp $(VENV)/.interfaces.stamp $(MEDIA)/.stamp $(DEMO_CLIP) $(MODELS)/manifest.json $(FOXGLOVE)/node_modules/.stamp
 	@echo "setup: ready"
 
 # Debian's OSMesa renders MuJoCo offscreen on the CPU (the session's robot view).
@@ -29,6 +30,7 @@ $(VENV)/.requirements.stamp: requirements.txt setup.py
 	$(PY) -m pip install --progress-bar on --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --disable-pip-version-check --no-deps $$(sed -n 's/^# no-deps: //p' requirements.txt)
 	$(PY) -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(VENV)/COLCON_IGNORE  # colcon must not build the ROS wheels' package.xml files in the venv
 	@touch $@
 
 $(VENV)/.interfaces.stamp: $(VENV)/.requirements.stamp CMakeLists.txt package.xml $(wildcard msg/*.msg)
@@ -49,6 +51,17 @@ $(DEMO_CLIP): tools/fetch_demo_clip.sh tools/make_demo_clip.py $(VENV)/.requirem
 $(MODELS)/manifest.json: requirements-convert.txt tools/model_prep.py src/whole_body_pose/models.py $(VENV)/.requirements.stamp $(MEDIA)/.stamp
 	@echo "setup: converting the part experts to ONNX (first run: several minutes)"
 	tools/prepare_models.sh $(VENV) $(MODELS)
+	@touch $@
+
+# Foxglove's own MCAP and ROS 2 parsers (npm, versions locked in package-lock.json): the test that
+# recorded episodes open in Foxglove runs them with node.
+$(FOXGLOVE)/node_modules/.stamp: $(FOXGLOVE)/package.json $(FOXGLOVE)/package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "setup: installing nodejs and npm (apt)"; \
+	    (apt-get install -y -qq nodejs npm || (apt-get update -qq && apt-get install -y -qq nodejs npm)) >/dev/null; \
+	  else echo "setup: npm missing: run 'sudo apt-get install nodejs npm'" >&2; exit 1; fi; }
+	@echo "setup: installing Foxglove's parsers (npm ci)"
+	npm ci --prefix $(FOXGLOVE) --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # make demo SOURCE=/dev/video0 (a webcam) or SOURCE=my_video.mp4: your own camera or footage.

@@ -19,6 +19,21 @@ DATA = Path(__file__).resolve().parent / "data"
 sys.path.insert(0, str(REPO / "src"))
 
 
+def node_executable(name: str) -> str:
+    """A node's executable: the colcon install's lib/whole_body_teleop/<name> when one is on AMENT_PREFIX_PATH
+    (colcon test), else the project venv's console script (as bringup starts them)."""
+    from teleop_session.bringup import executable_path
+
+    return executable_path(name)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a process a test starts: this checkout's src/ first on PYTHONPATH, whatever was
+    there kept after it (a colcon install's packages, its generated messages)."""
+    path = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=path, **extra)
+
+
 @pytest.fixture
 def ros_node() -> Iterator[Callable[[str], object]]:
     """Create rclpy nodes in a fresh context; all are destroyed and the context shut down after."""

@@ -3,9 +3,7 @@ JPEG transports, CameraInfo from the field of view; a missing or unreadable sour
 from __future__ import annotations
 
 import math
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,14 +11,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import MEDIA, REPO, spin_until
+from conftest import MEDIA, child_env, node_executable, spin_until
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from teleop_common.node_support import SENSOR_QOS, STATE_QOS
 from teleop_common.pose_msgs import stamp_to_ns
 from teleop_session.graph import CAMERA_SOURCE, CONFIG_DIR
 
-EXECUTABLE = str(Path(sys.executable).parent / CAMERA_SOURCE.executable)
+EXECUTABLE = node_executable(CAMERA_SOURCE.executable)
 
 
 def _camera(*parameters: str, **popen) -> list[str]:
@@ -32,7 +30,7 @@ def _camera(*parameters: str, **popen) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    return child_env()
 
 
 def _file(name: str, content: bytes | Callable[[], bytes]):

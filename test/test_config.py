@@ -1,22 +1,19 @@
 """Bad configuration fails at start-up with a message naming the key and the accepted values."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import child_env, node_executable
 
 from teleop_common.config import ConfigError, load
 from teleop_session.graph import ALL_NODES, CONFIG_DIR, POSE_RETARGET, WHOLE_BODY_POSE
 
 
 def _start(executable: str, *ros_args: str, timeout_s: float = 60) -> subprocess.CompletedProcess:
-    command = [str(Path(sys.executable).parent / executable), "--ros-args", *ros_args]
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    command = [node_executable(executable), "--ros-args", *ros_args]
+    env = child_env()
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
 
 

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 
 import cv2
-from conftest import DATA, REPO
+from conftest import DATA, REPO, child_env
 
 from teleop_common.layout import NUM_KEYPOINTS
 
@@ -16,7 +15,7 @@ VTEST = [DATA / f"vtest_{i:04d}.jpg" for i in range(3)]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    env = child_env()
     return subprocess.run([sys.executable, "-m", "whole_body_pose.cli", *args], capture_output=True, text=True,
                           env=env, timeout=300, cwd=REPO)
 

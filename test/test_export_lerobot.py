@@ -4,6 +4,7 @@ schema; frames resampled on header stamps; two episodes concatenate."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from mcap.reader import make_reader
+from mcap.writer import Writer
+from conftest import DATA, REPO
 from test_session_demo import TASK, run_demo
 
 from teleop_common.pose_msgs import stamp_to_ns
@@ -42,6 +46,13 @@ def episode(tmp_path_factory) -> Path:
     return Path(json.loads((video.parent / "summary.json").read_text())["episode"]["path"])
 
 
+def _export(arguments: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """The export command line with this checkout's sources first on PYTHONPATH (kept, not replaced)."""
+    path = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "teleop_session.export", *arguments],
+                          env=dict(os.environ, PYTHONPATH=path), **kwargs)
+
+
 def _video_frames(path: Path) -> int:
     capture = cv2.VideoCapture(str(path))
     count = 0
@@ -51,9 +62,9 @@ def _video_frames(path: Path) -> int:
 
 
 def _video(path: Path) -> tuple[str, int]:
-    """Codec name and decoded frame count (PyAV, as LeRobot decodes)."""
+    """Codec (FFmpeg's canonical name, as LeRobot writes it) and decoded frame count (PyAV, as LeRobot decodes)."""
     with av.open(str(path)) as container:
-        return container.streams.video[0].codec_context.name, sum(1 for _ in container.decode(video=0))
+        return container.streams.video[0].codec.canonical_name, sum(1 for _ in container.decode(video=0))
 
 
 def test_export_reads_back(episode, tmp_path):
@@ -91,7 +102,7 @@ def test_export_reads_back(episode, tmp_path):
     assert state.shape == (n, len(joints)) and np.isfinite(state).all()
     assert np.array(data["action"].to_pylist()).shape == (n, len(joints))
     video = out / "videos" / KEY / "chunk-000" / "file-000.mp4"
-    assert _video(video) == ("h264", n) and _video_frames(video) == n and features[KEY]["info"]["video.codec"] == "h264"
+    assert _video(video) == ("av1", n) and features[KEY]["info"]["video.codec"] == "av1"    # LeRobot's default
 
     episodes = pq.read_table(out / "meta" / "episodes" / "chunk-000" / "file-000.parquet").to_pylist()
     assert len(episodes) == 1 and episodes[0]["length"] == n and episodes[0]["tasks"] == [TASK]
@@ -103,6 +114,31 @@ def test_export_reads_back(episode, tmp_path):
     stats = json.loads((out / "meta" / "stats.json").read_text())
     assert stats["observation.state"]["count"] == [n] and len(stats["action"]["mean"]) == len(joints)
     assert np.array(stats[KEY]["mean"]).shape == (3, 1, 1)
+
+
+def test_info_json_has_lerobot_061_layout(episode, tmp_path):
+    """meta/info.json against a fixture describing LeRobot 0.6.1's layout (test/data, written from its source):
+    key order, defaults, the video feature's info keys (is_depth_map, not the legacy video.is_depth_map) and
+    the default codec (AV1), which LeRobot compares when it aggregates datasets."""
+    layout = json.loads((DATA / "lerobot_0.6.1_info_layout.json").read_text())
+    out = tmp_path / "dataset"
+    export([str(episode)], out, show_progress=False)
+    info = json.loads((out / "meta" / "info.json").read_text())
+    assert list(info) == layout["info_keys"]
+    assert {key: info[key] for key in layout["values"]} == layout["values"]
+    for name, feature in info["features"].items():
+        expected = layout["video_feature_keys"] if feature["dtype"] == "video" else layout["feature_keys"]
+        assert list(feature) == expected, name
+    video = info["features"][KEY]
+    assert list(video["info"]) == layout["video_info_keys"]
+    assert {k: video["info"][k] for k in layout["video_info_default_values"]} == layout["video_info_default_values"]
+    assert not set(layout["legacy_keys"]) & set(video["info"])
+    stream = out / "videos" / KEY / "chunk-000" / "file-000.mp4"
+    with av.open(str(stream)) as container:
+        decoded = container.streams.video[0]
+        assert (video["info"]["video.height"], video["info"]["video.width"], video["info"]["video.fps"]) == (
+            decoded.height, decoded.width, int(decoded.base_rate)) == (*video["shape"][:2], info["fps"])
+        assert decoded.codec.canonical_name == video["info"]["video.codec"] and decoded.pix_fmt == "yuv420p"
 
 
 def _stat_features(info: dict) -> list[str]:
@@ -138,8 +174,8 @@ def test_episode_stats_match_lerobot_schema(episode, tmp_path):
 
 def test_two_episodes_concatenate_with_a_progress_bar(episode, tmp_path):
     out = tmp_path / "dataset"
-    result = subprocess.run([sys.executable, "-m", "teleop_session.export", str(episode), str(episode),
-                             "--out", str(out), "--fps", "12"], capture_output=True, text=True, timeout=300)
+    result = _export([str(episode), str(episode), "--out", str(out), "--fps", "12", "--vcodec", "h264"],
+                     capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "export: 100%" in result.stderr                         # tqdm progress bar
     info = json.loads((out / "meta" / "info.json").read_text())
@@ -152,7 +188,9 @@ def test_two_episodes_concatenate_with_a_progress_bar(episode, tmp_path):
     data = pq.read_table(out / "data" / "chunk-000" / "file-000.parquet")
     assert data["episode_index"].to_pylist() == [0] * n + [1] * n
     assert data["index"].to_pylist() == list(range(2 * n))
-    assert _video_frames(out / "videos" / KEY / "chunk-000" / "file-000.mp4") == 2 * n
+    video = out / "videos" / KEY / "chunk-000" / "file-000.mp4"
+    assert _video_frames(video) == 2 * n and _video(video) == ("h264", 2 * n) == (info["features"][KEY]["info"]["video.codec"], 2 * n)
+    assert info["features"][KEY]["info"]["video.preset"] is None        # LeRobot sets a preset for SVT-AV1 only
     stats = json.loads((out / "meta" / "stats.json").read_text())
     assert stats["episode_index"]["min"] == [0] and stats["episode_index"]["max"] == [1]
     assert stats["episode_index"]["mean"] == [pytest.approx(0.5)] and stats["index"]["count"] == [2 * n]
@@ -161,9 +199,40 @@ def test_two_episodes_concatenate_with_a_progress_bar(episode, tmp_path):
 def test_export_refuses_what_is_not_an_episode(tmp_path):
     (tmp_path / "notes.mcap").write_text("not an MCAP file")
     for target in (tmp_path / "missing.mcap", tmp_path / "notes.mcap"):
-        result = subprocess.run([sys.executable, "-m", "teleop_session.export", str(target), "--out",
-                                 str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+        result = _export([str(target), "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
         assert result.returncode == 2 and str(target) in result.stderr, result.stderr[-2000:]
+
+
+def _with_stats(source: Path, target: Path, **figures: str) -> None:
+    """A copy of an episode whose episode_stats record says `figures` (what a damaged or forged file holds)."""
+    with open(source, "rb") as stream, open(target, "wb") as out:
+        reader = make_reader(stream)
+        summary = reader.get_summary()
+        writer = Writer(out)
+        writer.start(profile="ros2", library="test")
+        schemas = {i: writer.register_schema(s.name, s.encoding, s.data) for i, s in summary.schemas.items()}
+        channels = {i: writer.register_channel(c.topic, c.message_encoding, schemas[c.schema_id])
+                    for i, c in summary.channels.items()}
+        for _, channel, message in reader.iter_messages():
+            writer.add_message(channels[channel.id], message.log_time, message.data, message.publish_time)
+        for record in reader.iter_metadata():
+            writer.add_metadata(record.name, {**record.metadata, **figures} if record.name == "episode_stats"
+                                else dict(record.metadata))
+        writer.finish()
+
+
+def test_export_refuses_absurd_rates_with_one_line(episode, tmp_path):
+    """A recorded image.fps of 1e9 (or --fps 1e9) used to allocate 7 GiB and die with a MemoryError."""
+    forged = tmp_path / "episode_0000.mcap"
+    _with_stats(episode, forged, **{"image.fps": "1000000000"})
+    for arguments, said in (([str(forged)], "recorded image.fps: dataset rate 1000000000.0 fps is not in [1, 1000]"),
+                            ([str(episode), "--fps", "1e9"], "--fps: dataset rate 1000000000.0 fps is not in [1, 1000]"),
+                            ([str(episode), "--fps", "900"], "900 fps makes")):
+        result = _export([*arguments, "--out", str(tmp_path / "out"), "--robot-type", "aloha"], capture_output=True,
+                         text=True, timeout=300)
+        lines = [line for line in result.stderr.splitlines() if line.startswith("export:") and "%|" not in line]
+        assert result.returncode == 2 and len(lines) == 1 and said in lines[0], result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
 
 
 def test_stamp_grid_takes_each_image_once_despite_jitter():

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import child_env, node_executable
 
 from teleop_session.graph import CONFIG_DIR, WHOLE_BODY_POSE
 
@@ -145,10 +143,10 @@ def test_node_with_a_bad_model_file_exits_2_with_one_fatal_line(store: ModelStor
     bad = (MODELS["pose_landmark"], tflite_file("pose_landmark"))  # whichever the default runtime opens
     for name in bad:
         (tmp_path / name).write_bytes(b"not a model")
-    command = [str(Path(sys.executable).parent / WHOLE_BODY_POSE.executable), "--ros-args",
+    command = [node_executable(WHOLE_BODY_POSE.executable), "--ros-args",
                "--params-file", str(CONFIG_DIR / WHOLE_BODY_POSE.config_file), "-p", f"model_dir:={tmp_path}"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                            env=dict(os.environ, PYTHONPATH=str(REPO / "src")))
+                            env=child_env())
     assert result.returncode == 2, result.stderr[-2000:]
     fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL]")]
     assert len(fatal) == 1 and any(name in fatal[0] for name in bad) and "make setup" in fatal[0], result.stderr

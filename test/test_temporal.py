@@ -1,7 +1,6 @@
 """PoseBERT temporal models: the shipped ONNX files, online refinement on held-back real mocap, data."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import DATA, REPO
+from conftest import DATA, REPO, child_env
 from whole_body_pose.temporal import motion
 from whole_body_pose.temporal.corrupt import Corruption, corrupt, gap_mask
 from whole_body_pose.temporal.mocap import camera_view, load_npz
@@ -125,7 +124,7 @@ def test_the_pose_node_with_posebert_does_not_import_torch():
              "c = from_mapping(PoseNodeConfig, p); assert c.temporal.model == 'posebert';"
              "build_estimator(c); print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=REPO,
-                            env=dict(os.environ, PYTHONPATH=str(REPO / "src")))
+                            env=child_env())
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "False"
 

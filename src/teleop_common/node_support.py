@@ -76,11 +76,13 @@ def declare_config(node: Node, config_cls: type[T], on_change: Callable[[T], Non
 
 
 class Diagnostics:
-    """Publishes one DiagnosticStatus for the node on /diagnostics, once per `period_s`."""
+    """Publishes one DiagnosticStatus for the node on /diagnostics, once per `period_s`.
+    `fault()` returns why the node cannot do its job ('' when it can): level ERROR with that message."""
 
     def __init__(self, node: Node, name: str, figures: Callable[[], dict[str, Any]],
-                 counters: EventCounter, period_s: float = 1.0) -> None:
+                 counters: EventCounter, period_s: float = 1.0, fault: Callable[[], str] | None = None) -> None:
         self._node, self._name, self._figures, self.counters = node, name, figures, counters
+        self._fault = fault
         self._publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         node.create_timer(period_s, self.publish)
 
@@ -89,10 +91,11 @@ class Diagnostics:
                   for key, value in self._figures().items()}
         values.update(self.counters.as_strings())
         errors = sum(v for k, v in self.counters.items() if k.startswith("error"))
+        fault = self._fault() if self._fault is not None else ""
         status = DiagnosticStatus(
-            level=DiagnosticStatus.WARN if errors else DiagnosticStatus.OK,
+            level=DiagnosticStatus.ERROR if fault else DiagnosticStatus.WARN if errors else DiagnosticStatus.OK,
             name=f"{self._node.get_name()}: {self._name}", hardware_id=self._node.get_fully_qualified_name(),
-            message=f"{errors} errors" if errors else "ok",
+            message=one_line(fault) if fault else f"{errors} errors" if errors else "ok",
             values=[KeyValue(key=k, value=v) for k, v in values.items()])
         array = DiagnosticArray(status=[status])
         array.header.stamp = self._node.get_clock().now().to_msg()

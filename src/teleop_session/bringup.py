@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from teleop_common.paths import PACKAGE
 from teleop_session.graph import (ALL_NODES, CAMERA_IMAGE, CAMERA_INFO, CAMERA_SOURCE, CONFIG_DIR, CONTAINER_EXECUTABLE,
                                   TELEOP_GRAPH, NodeSpec)
 
@@ -33,6 +34,11 @@ def node_arguments(spec: NodeSpec, config_dir: Path, topic_overrides: dict[str, 
 
 
 def executable_path(name: str) -> str:
+    """A colcon install's lib/whole_body_teleop/<name> (on AMENT_PREFIX_PATH), else PATH's or the venv's."""
+    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
+        installed = Path(prefix) / "lib" / PACKAGE / name
+        if installed.is_file():
+            return str(installed)
     return shutil.which(name) or str(Path(sys.executable).parent / name)
 
 

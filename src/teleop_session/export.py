@@ -2,7 +2,7 @@
 
     python -m teleop_session.export EPISODES... --out DIR [--fps N] [--image-topic T]
                                     [--state-topic T] [--action-topics T ...] [--robot-type NAME]
-                                    [--vcodec h264|av1]
+                                    [--vcodec av1|h264]
 
 EPISODES are episode files or folders of them.  Each episode is resampled on a uniform grid at the
 dataset rate (LeRobot decodes video frames by timestamp = frame_index / fps) on the messages'
@@ -30,14 +30,18 @@ from tqdm import tqdm
 
 from teleop_common.image_codec import BadImageError, decode_compressed
 from teleop_common.pose_msgs import stamp_to_ns
+from teleop_common.text import one_line
 from teleop_session.episodes import Episode, EpisodeError
-from teleop_session.lerobot_v3 import EpisodeFrames, LeRobotV3Writer
+from teleop_session.lerobot_v3 import DEFAULT_VIDEO_CODEC, EpisodeFrames, LeRobotV3Writer
 from teleop_session.video_encoder import CODECS
 
 IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
 STATE_TYPE = "sensor_msgs/msg/JointState"
 COMMAND_TYPE = "trajectory_msgs/msg/JointTrajectory"
 DEFAULT_TASK = "teleoperation"
+MAX_FPS = 1000.0            # a dataset rate beyond any camera's: the recorded figure or the flag is wrong
+MAX_UPSAMPLING = 8          # dataset frames per recorded image at most (more repeats images for nothing)
+MAX_SIDE = 8192             # pixels: larger images are not a camera's
 
 
 class ExportError(ValueError):
@@ -108,6 +112,12 @@ def grid_indices(stamps_ns: np.ndarray, fps: float) -> np.ndarray:
     return np.where(nearer_after, after, before)
 
 
+def checked_fps(fps: float, source: str) -> float:
+    if not (np.isfinite(fps) and 1.0 <= fps <= MAX_FPS):
+        raise ExportError(f"{source}: dataset rate {fps!r} fps is not in [1, {MAX_FPS:g}]; give --fps")
+    return fps
+
+
 def resample(episode: Episode, topics: Topics, fps: float, progress: tqdm) -> tuple[EpisodeFrames, list[str]]:
     """One episode on the dataset grid; returns the frames and the joint names (state and action)."""
     images: list[tuple[int, bytes]] = []
@@ -134,6 +144,10 @@ def resample(episode: Episode, topics: Topics, fps: float, progress: tqdm) -> tu
         series.sort()
     image_times = np.array([t for t, _ in images], np.int64)
     period = 1e9 / fps
+    grid_size = int((image_times[-1] - image_times[0]) // period) + 1
+    if grid_size > MAX_UPSAMPLING * len(images):
+        raise ExportError(f"{episode.path}: {fps:g} fps makes {grid_size} frames of {len(images)} images "
+                          f"({(image_times[-1] - image_times[0]) / 1e9:.1f} s); give the camera's rate with --fps")
 
     frames, states, actions = [], [], []
     decoded: dict[int, np.ndarray] = {}
@@ -146,6 +160,11 @@ def resample(episode: Episode, topics: Topics, fps: float, progress: tqdm) -> tu
                 decoded = {index: decode_compressed(images[index][1], bgr=True)}
             except BadImageError as error:
                 raise ExportError(f"{episode.path}: image {index} of {topics.image}: {error}") from error
+            shape = decoded[index].shape
+            size = shape if not frames else frames[0].shape
+            if shape != size or max(shape[:2]) > MAX_SIDE or min(shape[:2]) < 2:
+                raise ExportError(f"{episode.path}: image {index} of {topics.image} is {shape[1]}x{shape[0]}; "
+                                  f"the episode's first is {size[1]}x{size[0]} (at most {MAX_SIDE} a side)")
         progress.update(max(index + 1 - consumed, 0))
         consumed = max(consumed, index + 1)
         measured = state.at(time_ns)
@@ -178,16 +197,20 @@ def episode_files(paths: list[str]) -> list[Path]:
 
 def export(paths: list[str], out: Path, fps: float = 0.0, image_topic: str | None = None,
            state_topic: str | None = None, action_topics: list[str] | None = None,
-           robot_type: str | None = None, show_progress: bool = True, video_codec: str = "h264") -> dict:
+           robot_type: str | None = None, show_progress: bool = True, video_codec: str = DEFAULT_VIDEO_CODEC) -> dict:
     """Write the dataset; returns meta/info.json's content."""
     robot_type = robot_type or default_robot_type()
     episodes = [Episode(p) for p in episode_files(paths)]
     if fps <= 0:
-        rate = float(episodes[0].metadata.get("episode_stats", {}).get("image.fps", "nan"))
-        if not np.isfinite(rate) or rate <= 0:
-            raise ExportError(f"{episodes[0].path}: no image rate in its metadata; give --fps")
-        fps = float(round(rate))
+        try:
+            rate = float(episodes[0].metadata.get("episode_stats", {}).get("image.fps", "nan"))
+        except ValueError:
+            rate = float("nan")
+        fps = checked_fps(float(round(rate)) if np.isfinite(rate) else rate, f"{episodes[0].path}: recorded image.fps")
+    else:
+        fps = checked_fps(fps, "--fps")
     writer: LeRobotV3Writer | None = None
+    first_size: tuple[int, ...] | None = None
     total = 0
     for episode in episodes:
         total += episode.counts.get(find_topics(episode, image_topic, state_topic, action_topics).image, 0)
@@ -200,6 +223,11 @@ def export(paths: list[str], out: Path, fps: float = 0.0, image_topic: str | Non
                 writer = LeRobotV3Writer(out, int(fps), names, names, robot_type=robot_type, video_codec=video_codec)
             elif names != writer.state_names:
                 raise ExportError(f"{episode.path}: joints {names} differ from the first episode's {writer.state_names}")
+            size, first = frames.frames[0].shape, first_size or frames.frames[0].shape
+            if size != first:
+                raise ExportError(f"{episode.path}: images {size[1]}x{size[0]} differ from the first episode's "
+                                  f"{first[1]}x{first[0]}")
+            first_size = first
             writer.add_episode(frames)
     return writer.finish()
 
@@ -224,13 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--action-topics", nargs="+", help="JointTrajectory command topics (default: all of them)")
     parser.add_argument("--robot-type", help="robot_type in meta/info.json (default: the robot of "
                         "config/pose_retarget.yaml)")
-    parser.add_argument("--vcodec", choices=sorted(CODECS), default="h264", help="video codec (default %(default)s)")
+    parser.add_argument("--vcodec", choices=sorted(CODECS), default=DEFAULT_VIDEO_CODEC,
+                        help="video codec (default %(default)s: SVT-AV1, LeRobot's default; h264 plays everywhere)")
     args = parser.parse_args(argv)
     try:
         info = export(args.episodes, args.out, args.fps, args.image_topic, args.state_topic, args.action_topics,
                       args.robot_type, video_codec=args.vcodec)
     except (ExportError, EpisodeError, FileExistsError) as error:
-        print(f"export: {error}", file=sys.stderr)
+        print(f"export: {one_line(str(error))}", file=sys.stderr)
         return 2
     print(f"{args.out}: {info['total_episodes']} episodes, {info['total_frames']} frames at {info['fps']} fps, "
           f"state {len(info['features']['observation.state']['names'])}, "

@@ -10,7 +10,8 @@
 Episodes are appended to the current data/video file until it passes its size limit, then the next
 file (and after `CHUNK_SIZE` files, the next chunk) is started, as LeRobot does.  Every non-string
 feature gets LeRobot's episode statistics (lerobot_stats.py), so LeRobot can resume recording into
-the dataset and aggregate it with datasets it recorded itself.  Video is H.264 (or AV1) as LeRobot's.
+the dataset and aggregate it with datasets it recorded itself.  Video is AV1 (SVT-AV1) with LeRobot
+0.6.1's encoder settings by default, H.264 as an option; info.json's keys are LeRobot 0.6.1's.
 """
 from __future__ import annotations
 
@@ -23,17 +24,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from teleop_session.lerobot_stats import STAT_KEYS, aggregate, feature_stats, image_stats
-from teleop_session.video_encoder import VideoEncoder
+from teleop_session.video_encoder import VideoEncoder, probe_video
 
 CODEBASE_VERSION = "v3.0"
 CHUNK_SIZE = 1000
 DATA_FILE_SIZE_MB = 100
-VIDEO_FILE_SIZE_MB = 500
+VIDEO_FILE_SIZE_MB = 200
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
 EPISODES_PATH = "meta/episodes/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
-# LeRobot's encoding: every 2nd frame a keyframe (fast random access when training), CRF 30.
-VIDEO_OPTIONS = {"g": "2", "crf": "30"}
+# LeRobot 0.6.1's default encoder (lerobot.configs.video.VideoEncoderConfig): SVT-AV1 in yuv420p, a
+# keyframe every 2nd frame (fast random access when training), crf 30, preset 12 (SVT-AV1 only),
+# fast_decode 0, through PyAV.  Its fields are written to info.json as `video.<field>`; h264 is the option.
+DEFAULT_VIDEO_CODEC = "av1"
+ENCODER_FIELDS = {"av1": {"g": 2, "crf": 30, "preset": 12, "fast_decode": 0, "video_backend": "pyav", "extra_options": {}},
+                  "h264": {"g": 2, "crf": 30, "preset": None, "fast_decode": 0, "video_backend": "pyav", "extra_options": {}}}
+CODEC_OPTIONS = {"av1": {"g": "2", "crf": "30", "preset": "12", "svtav1-params": "fast-decode=0"},
+                 "h264": {"g": "2", "crf": "30"}}
 INDEX_FEATURES = {name: {"dtype": "int64", "shape": [1], "names": None}
                   for name in ("frame_index", "episode_index", "index", "task_index")}
 
@@ -85,7 +92,7 @@ class LeRobotV3Writer:
     action_names: list[str]
     video_key: str = "observation.images.camera"
     robot_type: str | None = None
-    video_codec: str = "h264"                 # or "av1" (video_encoder.CODECS)
+    video_codec: str = DEFAULT_VIDEO_CODEC    # or "h264" (video_encoder.CODECS)
     _tasks: list[str] = field(default_factory=list)
     _episodes: list[dict] = field(default_factory=list)
     _rows: list[pa.Table] = field(default_factory=list)
@@ -112,7 +119,8 @@ class LeRobotV3Writer:
         elif self._size != size:
             raise ValueError(f"camera frames are {width}x{height}, earlier episodes {self._size[0]}x{self._size[1]}")
         if self._video_writer is None:
-            self._video_writer = VideoEncoder(self._video_path(), self.fps, self.video_codec, VIDEO_OPTIONS)
+            self._video_writer = VideoEncoder(self._video_path(), self.fps, self.video_codec,
+                                              CODEC_OPTIONS[self.video_codec])
         for frame in frames:
             self._video_writer.write(frame)
 
@@ -172,25 +180,34 @@ class LeRobotV3Writer:
             self._video_writer = None
             self._video.advance()
 
+    def _video_info(self) -> dict:
+        """A video feature's `info` as LeRobot 0.6.1 writes it (lerobot.datasets.video_utils.get_video_info): the
+        first video file's stream (codec by its canonical name), the encoder's fields, then `is_depth_map`."""
+        stream = probe_video(self.root / VIDEO_PATH.format(video_key=self.video_key, chunk_index=0, file_index=0))
+        info = {"video.height": stream.height, "video.width": stream.width, "video.codec": stream.codec,
+                "video.pix_fmt": stream.pix_fmt, "video.fps": stream.fps, "video.channels": 3, "has_audio": False}
+        info.update({f"video.{name}": value for name, value in ENCODER_FIELDS[self.video_codec].items()})
+        info["is_depth_map"] = False
+        return info
+
     def _info(self) -> dict:
         width, height = self._size or (0, 0)
         features = {
             self.video_key: {
                 "dtype": "video", "shape": [height, width, 3], "names": ["height", "width", "channels"],
-                "info": {"video.height": height, "video.width": width, "video.codec": self.video_codec,
-                         "video.pix_fmt": "yuv420p", "video.is_depth_map": False, "video.fps": self.fps,
-                         "video.channels": 3, "has_audio": False}},
+                "info": self._video_info()},
             "observation.state": {"dtype": "float32", "shape": [len(self.state_names)], "names": self.state_names},
             "action": {"dtype": "float32", "shape": [len(self.action_names)], "names": self.action_names},
             "timestamp": {"dtype": "float32", "shape": [1], "names": None},
             **INDEX_FEATURES,
         }
-        return {"codebase_version": CODEBASE_VERSION, "robot_type": self.robot_type,
+        # in the order of LeRobot 0.6.1's DatasetInfo fields
+        return {"codebase_version": CODEBASE_VERSION, "fps": self.fps, "features": features,
                 "total_episodes": len(self._episodes), "total_frames": self._total_frames,
                 "total_tasks": len(self._tasks), "chunks_size": CHUNK_SIZE,
                 "data_files_size_in_mb": DATA_FILE_SIZE_MB, "video_files_size_in_mb": VIDEO_FILE_SIZE_MB,
-                "fps": self.fps, "splits": {"train": f"0:{len(self._episodes)}"},
-                "data_path": DATA_PATH, "video_path": VIDEO_PATH, "features": features}
+                "data_path": DATA_PATH, "video_path": VIDEO_PATH, "robot_type": self.robot_type,
+                "splits": {"train": f"0:{len(self._episodes)}"}}
 
     def finish(self) -> dict:
         """Close the files and write meta/; returns info.json's content."""

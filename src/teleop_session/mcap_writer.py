@@ -2,14 +2,17 @@
 
 Readable by `ros2 bag` (MCAP storage) and Foxglove: every schema carries the full definition of its
 type, so a reader that has never seen our messages can decode them.  Each finished chunk is flushed
-and fsync'ed, so a killed recorder leaves every complete chunk on disk; `recover` (also
-`python -m teleop_session.mcap_writer recover IN OUT`) rewrites such a file into a valid one.
+and fsync'ed, and the writer closes the open chunk once it is `chunk_max_s` old, so a killed recorder
+leaves on disk all but the last second or so; `recover` (also `python -m teleop_session.mcap_writer
+recover IN OUT`, or `recover-dir FOLDER` for every unfinished episode of a folder) rewrites such a
+file into a valid one.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import struct
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,16 +37,20 @@ class EpisodeWriter:
 
     def __init__(self, path: str | Path, compression: str = "zstd", chunk_size: int = 1 << 20) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "wb")  # noqa: SIM115 - closed by close()
-        self._writer = Writer(self._file, chunk_size=chunk_size, compression=COMPRESSION[compression])
-        self._writer.start(profile="ros2", library=LIBRARY)
-        self._schemas: dict[str, int] = {}
-        self._channels: dict[str, int] = {}
-        self.stamped: dict[str, bool] = {}       # topic -> its messages start with a std_msgs/Header
-        self.counts: Counter[str] = Counter()
-        self._synced = -1
-        self._sync()
+        self._file = open(self.path, "xb")  # noqa: SIM115 - closed by close(); never overwrites an episode
+        try:
+            self._writer = Writer(self._file, chunk_size=chunk_size, compression=COMPRESSION[compression])
+            self._writer.start(profile="ros2", library=LIBRARY)
+            self._schemas: dict[str, int] = {}
+            self._channels: dict[str, int] = {}
+            self.stamped: dict[str, bool] = {}       # topic -> its messages start with a std_msgs/Header
+            self.counts: Counter[str] = Counter()
+            self._synced = -1
+            self._chunk_opened: float | None = None  # monotonic time of the open chunk's first message
+            self._sync()
+        except BaseException:
+            self.abandon()
+            raise
 
     def _sync(self) -> None:
         """Flush and fsync whatever the MCAP writer emitted (a header, a finished chunk, metadata)."""
@@ -70,6 +77,20 @@ class EpisodeWriter:
                                  publish_time=log_time_ns if publish_time_ns is None else publish_time_ns,
                                  sequence=self.counts[topic])
         self.counts[topic] += 1
+        if self._file.tell() != self._synced:   # the message filled the chunk: it is written
+            self._chunk_opened = None
+            self._sync()
+        elif self._chunk_opened is None:
+            self._chunk_opened = time.monotonic()
+
+    def chunk_age_s(self) -> float:
+        """How long the open chunk has held messages (0 when it holds none)."""
+        return 0.0 if self._chunk_opened is None else time.monotonic() - self._chunk_opened
+
+    def flush_chunk(self) -> None:
+        """Write the open chunk now (bounds what a kill loses to its age)."""
+        self._writer.flush()
+        self._chunk_opened = None
         self._sync()
 
     def add_metadata(self, name: str, values: Mapping[str, str]) -> None:
@@ -80,10 +101,19 @@ class EpisodeWriter:
         """Write the last chunk, the indexes and the summary; the file is then complete."""
         if self._file.closed:
             return
-        self._writer.finish()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        try:
+            self._writer.finish()
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        finally:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Close the file as far as it was written (after a write error): what is on disk stays recoverable."""
+        try:
+            self._file.close()      # flushing the rest fails again on a full disk; the descriptor is closed anyway
+        except OSError:
+            pass
 
 
 @dataclass
@@ -151,7 +181,20 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("source")
     command.add_argument("target")
     command.add_argument("--image-topic", help="image topic for the recomputed episode statistics")
+    folder = sub.add_parser("recover-dir", help="recover every unfinished episode_NNNN.mcap of FOLDER in place "
+                            "(the original is kept as episode_NNNN.mcap.unfinished), as the recorder does at start-up")
+    folder.add_argument("folder", type=Path)
+    folder.add_argument("--image-topic", help="image topic for the recomputed episode statistics")
     args = parser.parse_args(argv)
+    if args.command == "recover-dir":
+        from teleop_session.episode_folder import recover_unfinished
+
+        results = recover_unfinished(args.folder, args.image_topic)
+        for item in results:
+            print(f"{item.path}: " + (f"{item.messages} messages recovered ({item.detail})" if item.messages >= 0
+                                      else f"not recoverable: {item.detail}"))
+        print(f"{args.folder}: {len(results)} unfinished episodes")
+        return 1 if any(item.messages < 0 for item in results) else 0
     result = recover(args.source, args.target, args.image_topic)
     print(f"{args.target}: {result.messages} messages recovered"
           + ("" if result.complete else f" (source truncated: {result.stopped_at})"))

@@ -7,6 +7,10 @@
 Subscription callbacks only hand serialized messages to the ROS-free core (episode_recorder.py),
 whose writer thread compresses raw images (with this node's `_compress`) and writes, so a slow disk
 drops (and counts) messages instead of stalling the executor.  SIGINT/SIGTERM close the open episode cleanly.
+`output_dir` is checked and fixed at start-up, where unfinished episodes left in it are recovered
+(episode_folder.py).  A full disk or an I/O error ends the episode (diagnostics: ERROR with the
+reason, until the next episode starts); a free-space guard (`min_free_mib`) refuses to start an
+episode, or stops one, before the disk fills.
 """
 from __future__ import annotations
 
@@ -22,12 +26,13 @@ from std_srvs.srv import Trigger
 from teleop_common.image_codec import decode_raw, encode_jpeg
 from teleop_common.node_support import Diagnostics, ErrorReporter, declare_config, run_node
 from teleop_common.stats import EventCounter
-from teleop_session.episode_recorder import EpisodeRecorder
+from teleop_session.episode_folder import checked_folder, recover_unfinished
+from teleop_session.episode_recorder import ERROR, EpisodeRecorder
 from teleop_session.episodes import message_class
 from teleop_session.recorder_config import RecorderConfig
 
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
-RESTART_KEYS = ("image_topics", "topics", "max_queue", "discovery_period_s")
+RESTART_KEYS = ("output_dir", "image_topics", "topics", "max_queue", "discovery_period_s", "recover_on_start")
 HISTORY_DEPTH = 100     # a recorder keeps bursts (SENSOR_QOS' depth 1 would overwrite frames not yet taken)
 # Best effort matches every image publisher; reliable would not match best-effort cameras.
 IMAGE_QOS = QoSProfile(depth=HISTORY_DEPTH, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -48,27 +53,41 @@ class EpisodeRecorderNode(Node):
         self.config = declare_config(self, RecorderConfig, on_change=self._on_config)
         self.counters = EventCounter()
         self.report = ErrorReporter(self, self.counters)
-        self.recorder = EpisodeRecorder(self.config, self.counters, self.report, self._compress)
+        folder = checked_folder(self.config.output_dir)
+        if self.config.recover_on_start:
+            self._recover(folder)
+        self.recorder = EpisodeRecorder(self.config, folder, self.counters, self.report, self._compress)
         self._pending = set(self.config.topics)     # topics not yet seen with a publisher
         self._image_transport: dict[str, str] = {}  # camera base topic -> transport being recorded
         self.create_service(Trigger, "~/start_episode", self._on_start)
         self.create_service(Trigger, "~/stop_episode", self._on_stop)
         self._subscribe_images()
         self.create_timer(self.config.discovery_period_s, self._discover)
-        self.diagnostics = Diagnostics(self, "episode recorder", self._figures, self.counters)
+        self.diagnostics = Diagnostics(self, "episode recorder", self._figures, self.counters,
+                                       fault=lambda: self.recorder.error if self.recorder.state == ERROR else "")
         self._discover()
 
     # ------------------------------------------------------------------ configuration, discovery
+    def _recover(self, folder) -> None:  # noqa: ANN001 - a Path
+        image_topic = next(iter(sorted(f"{t}/compressed" for t in self.config.image_topics)), None)
+        for item in recover_unfinished(folder, image_topic):
+            if item.messages >= 0:
+                self.get_logger().warning(f"recovered unfinished episode {item.path}: {item.messages} messages "
+                                          f"({item.detail}); the original is kept as {item.path.name}.unfinished")
+            else:
+                self.get_logger().error(f"unfinished episode {item.path} not recoverable: {item.detail}")
+
     def _on_config(self, config: RecorderConfig) -> None:
-        """task, output_dir, jpeg_quality, compression, chunk size: from the next episode; the rest: at restart."""
+        """task, jpeg_quality, compression, chunk size, guard: from the next episode; the rest: at restart."""
         stale = [key for key in RESTART_KEYS if getattr(config, key) != getattr(self.config, key)]
         if stale:
             self.get_logger().warning(f"{', '.join(stale)} are read at start-up; restart the recorder to apply them")
         self.config = self.recorder.config = config
 
     def _figures(self) -> dict[str, Any]:
-        return {"recording": self.recorder.recording, "episode": self.recorder.episode.get("path", ""),
-                "queue": self.recorder.queued(), "topics": len(self.recorder.types)}
+        return {"recording": self.recorder.recording, "state": self.recorder.state, "error": self.recorder.error,
+                "episode": self.recorder.episode.get("path", ""), "output_dir": str(self.recorder.folder),
+                "free_mib": self.recorder.free_mib(), "queue": self.recorder.queued(), "topics": len(self.recorder.types)}
 
     def _subscribe_images(self) -> None:
         """Both transports of each camera; the first one that delivers is recorded (image_transport-like)."""
@@ -117,7 +136,8 @@ class EpisodeRecorderNode(Node):
     def _on_stop(self, _: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         figures = self.recorder.stop()
         if figures is None:
-            response.success, response.message = False, "not recording"
+            response.success = False
+            response.message = f"not recording: {self.recorder.error}" if self.recorder.error else "not recording"
             return response
         summary = ", ".join(f"{k}={figures[k]}" for k in ("duration_s", "image.frames", "image.dropped_frames")
                             if k in figures)

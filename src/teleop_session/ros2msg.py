@@ -1,8 +1,13 @@
 """Complete `ros2msg` message definitions for MCAP schemas, read from the installed .msg files.
 
 A reader that does not know a type (Foxglove, mcap-ros2-support) decodes CDR from the schema
-alone, so the schema holds the type's definition followed by every type it uses, recursively,
-each after a line of 80 '=' and a 'MSG: pkg/msg/Type' line (rosbag2's message definition encoding).
+alone, so the schema holds the type's definition followed by every type it uses, recursively.
+The text is laid out exactly as rosbag2 writes it (rosbag2_cpp's local message definition source),
+because Foxglove's parser resolves the blocks by the names the fields use:
+- the root .msg file verbatim, then for each dependency not written yet, in sorted order and
+  depth first: a newline, a line of 80 '=', `MSG: <name>` and that .msg file verbatim;
+- a dependency is named as its field writes it (`std_msgs/Header`), a type of the same package
+  (`RegionOfInterest`) as `<package>/RegionOfInterest`: never `pkg/msg/Type`.
 """
 from __future__ import annotations
 
@@ -17,7 +22,9 @@ PRIMITIVES = frozenset({
     "int64", "uint64", "string", "wstring",
 })
 SEPARATOR = "=" * 80
-_FIELD_TYPE = re.compile(r"^\s*([A-Za-z_][\w/]*(?:<=\d+)?(?:\[[^\]]*\])?)\s+\w")
+# A field's type at the start of a line ("foo_msgs/Bar" in "foo_msgs/Bar[] bar"); bounded strings
+# ("string<=5 name") never match, as in rosbag2.
+_FIELD_TYPE = re.compile(r"(?:^|\n)\s*([a-zA-Z0-9_/]+)(?:\[[^\]]*\])?\s+")
 
 
 class UnknownMessageType(LookupError):
@@ -42,7 +49,7 @@ def normalize(type_name: str, package: str = "") -> str:
 
 @lru_cache(maxsize=None)
 def definition_text(type_name: str) -> str:
-    """The .msg file of 'pkg/msg/Type' as installed."""
+    """The .msg file of 'pkg/msg/Type' (or 'pkg/Type') as installed."""
     package, _, name = normalize(type_name).split("/")
     for share in _share_dirs():
         path = share / package / "msg" / f"{name}.msg"
@@ -51,32 +58,26 @@ def definition_text(type_name: str) -> str:
     raise UnknownMessageType(f"no {package}/msg/{name}.msg under {[str(s) for s in _share_dirs()]}")
 
 
-def field_types(text: str, package: str) -> list[str]:
-    """Non-primitive field types used by a .msg text (constants are always primitive)."""
-    used = []
-    for line in text.splitlines():
-        match = _FIELD_TYPE.match(line.split("#", 1)[0])
-        if match is None:
-            continue
-        base = re.sub(r"(\[[^\]]*\]|<=\d+)+$", "", match.group(1))
-        if base not in PRIMITIVES:
-            used.append(normalize(base, package))
-    return used
+def dependencies(text: str, package: str) -> list[str]:
+    """Non-primitive field types of a .msg text, as rosbag2 names them ('pkg/Type'), sorted."""
+    found = set()
+    for match in _FIELD_TYPE.finditer(text):
+        name = match.group(1)
+        if name not in PRIMITIVES:
+            found.add(name if "/" in name else f"{package}/{name}")
+    return sorted(found)
 
 
 def full_definition(type_name: str) -> str:
-    """The ros2msg schema text of `type_name` with all its dependencies (depth-first, once each)."""
-    root = normalize(type_name)
-    order: list[str] = []
+    """The ros2msg schema text of `type_name` ('pkg/msg/Type') with all its dependencies, as rosbag2 writes it."""
+    written: set[str] = set()
 
-    def visit(current: str) -> None:
-        for dependency in field_types(definition_text(current), current.split("/")[0]):
-            if dependency not in order and dependency != root:
-                order.append(dependency)
-                visit(dependency)
+    def expand(name: str) -> str:
+        text = definition_text(name)
+        for dependency in dependencies(text, name.split("/")[0]):
+            if dependency not in written:
+                written.add(dependency)
+                text += f"\n{SEPARATOR}\nMSG: {dependency}\n" + expand(dependency)
+        return text
 
-    visit(root)
-    parts = [definition_text(root).rstrip("\n")]
-    for dependency in order:
-        parts.append(f"{SEPARATOR}\nMSG: {dependency}\n{definition_text(dependency).rstrip(chr(10))}")
-    return "\n".join(parts) + "\n"
+    return expand(type_name)

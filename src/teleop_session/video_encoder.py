@@ -5,6 +5,8 @@ yuv420p needs even sizes: an odd last row or column is dropped (`size` says what
 """
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import av
 import numpy as np
 
 CODECS = {"h264": "libx264", "av1": "libsvtav1"}
+# SVT-AV1 prints its whole configuration at info level on every encoder it opens: errors only.
+os.environ.setdefault("SVT_LOG", "1")
 
 
 def rate_of(fps: float) -> Fraction:
@@ -65,3 +69,20 @@ class VideoEncoder:
                 self._container.mux(packet)
             self._container.close()
             self._container = None
+
+
+@dataclass(frozen=True)
+class VideoStream:
+    width: int
+    height: int
+    codec: str          # FFmpeg's canonical name of the format ("av1", "h264"), not the encoder's
+    pix_fmt: str
+    fps: int
+
+
+def probe_video(path: str | Path) -> VideoStream:
+    """The first video stream of a written file, as a reader sees it."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return VideoStream(stream.width, stream.height, stream.codec.canonical_name, stream.pix_fmt,
+                           int(stream.base_rate))
