@@ -124,7 +124,12 @@ def load_robot_config(robot: str, robots_dir: str = "") -> RobotConfig:
 class OperatorConfig(Validated):
     selection: str = choice("largest", "nearest", "track_id")
     track_id: int = bounded(0, 0)                 # used when selection is track_id
-    lost_timeout_s: float = bounded(1.0, 0.0, 60.0)   # then another person may be chosen
+    lost_timeout_s: float = bounded(1.0, 0.0, 60.0)   # the operator may come back this long; then disengage
+    max_shoulder_width_change: float = bounded(0.06, 0.0, 1.0)   # relative to the operator's median
+    max_body_size_change: float = bounded(0.06, 0.0, 1.0)        # mid-shoulder to mid-hip, relative
+    max_speed_mps: float = bounded(3.0, 0.1, 20.0)       # mid-shoulder speed while seen
+    reacquire_distance_m: float = bounded(0.5, 0.0, 5.0)  # back after a gap: this near to where last seen
+    identity_window: int = bounded(30, 1, 10000)    # observations in the running median of the sizes
 
 
 @dataclass
