@@ -151,6 +151,15 @@ class Retargeter:
             return True, f"engaged; moving slowly to the operator's pose ({far}){waiting}"
         return False, f"robot is far from the operator's pose ({far}); match it and retry"
 
+    def clock_jumped(self, why: str) -> None:
+        """The node's clock jumped: times taken before mean nothing now.  Disengage and forget them
+        (frames, the operator's last sighting), so that frames on the new time base are read afresh."""
+        self._disengage(why)
+        self._last_now_ns = self._last_stamp_ns = self._operator_seen_ns = None
+        self._targets, self._targets_stamp_ns = {}, 0
+        self.selector.reset()
+        self.mapper.reset()
+
     # -- one cycle --------------------------------------------------------------------------------
 
     def _dt(self, now_ns: int) -> float:

@@ -79,8 +79,9 @@ class Diagnostics:
     """Publishes one DiagnosticStatus for the node on /diagnostics, once per `period_s`."""
 
     def __init__(self, node: Node, name: str, figures: Callable[[], dict[str, Any]],
-                 counters: EventCounter, period_s: float = 1.0) -> None:
+                 counters: EventCounter, period_s: float = 1.0, alarm: Callable[[], str] | None = None) -> None:
         self._node, self._name, self._figures, self.counters = node, name, figures, counters
+        self._alarm = alarm        # what makes the node unusable now ('' when nothing): level ERROR
         self._publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         node.create_timer(period_s, self.publish)
 
@@ -89,10 +90,11 @@ class Diagnostics:
                   for key, value in self._figures().items()}
         values.update(self.counters.as_strings())
         errors = sum(v for k, v in self.counters.items() if k.startswith("error"))
+        alarm = self._alarm() if self._alarm is not None else ""
+        level = DiagnosticStatus.ERROR if alarm else DiagnosticStatus.WARN if errors else DiagnosticStatus.OK
         status = DiagnosticStatus(
-            level=DiagnosticStatus.WARN if errors else DiagnosticStatus.OK,
-            name=f"{self._node.get_name()}: {self._name}", hardware_id=self._node.get_fully_qualified_name(),
-            message=f"{errors} errors" if errors else "ok",
+            level=level, name=f"{self._node.get_name()}: {self._name}", hardware_id=self._node.get_fully_qualified_name(),
+            message=one_line(alarm) if alarm else f"{errors} errors" if errors else "ok",
             values=[KeyValue(key=k, value=v) for k, v in values.items()])
         array = DiagnosticArray(status=[status])
         array.header.stamp = self._node.get_clock().now().to_msg()
@@ -140,11 +142,11 @@ class ThrottledLog:
 
     def info(self, key: str, text: str) -> None:
         if self.due(key):
-            self._node.get_logger().info(text)
+            self._node.get_logger().info(one_line(text))
 
     def warning(self, key: str, text: str) -> None:
         if self.due(key):
-            self._node.get_logger().warning(text)
+            self._node.get_logger().warning(one_line(text))
 
 
 class ErrorReporter:
@@ -158,6 +160,34 @@ class ErrorReporter:
         key = f"error.{kind}"
         self._counters[key] += 1
         self._log.warning(kind, f"{one_line(kind)}: {one_line(detail)} (seen {self._counters[key]} times)")
+
+
+def deserialize_capped(raw: bytes, msg_type: type, cap: int, max_element_bytes: int) -> tuple[Any, int]:
+    """A serialized message that starts with a std_msgs/Header and then a sequence (e.g.
+    WholeBodyPoseArray.poses), deserialized with at most `cap` elements of that sequence, each of at
+    most `max_element_bytes`; also returns the sequence's full length.  Nothing beyond those bytes is
+    copied or converted, so a huge message costs what a capped one does.  When the sequence was cut,
+    the fields after it are not read (they come out as garbage: the caller must not use them).
+    Raises ValueError on a payload that is not plain CDR (encapsulation 0x0000 / 0x0001), and
+    whatever rclpy raises on one that ends early (an element larger than the bound)."""
+    import struct
+
+    from rclpy.serialization import deserialize_message
+
+    if len(raw) < 16 or raw[0] != 0 or raw[1] not in (0, 1):
+        raise ValueError("not a plain CDR payload")
+    order = "<" if raw[1] == 1 else ">"
+    string_length = struct.unpack_from(order + "I", raw, 12)[0]       # header: stamp (8 bytes), frame_id
+    offset = 4 + ((12 + string_length + 3) // 4) * 4                   # 4-aligned after the encapsulation
+    if offset + 4 > len(raw):
+        raise ValueError("truncated message")
+    total = struct.unpack_from(order + "I", raw, offset)[0]
+    limit = offset + 4 + min(total, cap) * max_element_bytes + 64      # + the fields after the sequence
+    if total > cap:
+        raw = raw[:offset] + struct.pack(order + "I", cap) + raw[offset + 4:limit]
+    elif len(raw) > limit:
+        raw = raw[:limit]
+    return deserialize_message(raw, msg_type), total
 
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ from whole_body_teleop.msg import WholeBodyPose, WholeBodyPoseArray
 
 from teleop_common.layout import LAYOUT_NAME, NUM_KEYPOINTS, Part
 from teleop_common.pose import PersonPose, PoseFrame
+from teleop_common.text import printable
 
 _PART_FLAGS = {Part.BODY: "has_body", Part.LEFT_HAND: "has_left_hand",
                Part.RIGHT_HAND: "has_right_hand", Part.FACE: "has_face"}
@@ -47,7 +48,7 @@ def frame_to_msg(frame: PoseFrame) -> WholeBodyPoseArray:
 
 def _person_from_msg(msg: WholeBodyPose) -> PersonPose:
     if msg.layout != LAYOUT_NAME:
-        raise PoseMessageError(f"pose layout '{msg.layout}' is not '{LAYOUT_NAME}'")
+        raise PoseMessageError(f"pose layout {printable(msg.layout)} is not '{LAYOUT_NAME}'")
     arrays = [np.asarray(getattr(msg, name), np.float32) for name in ("u", "v", "x", "y", "z", "confidence")]
     if any(a.shape != (NUM_KEYPOINTS,) for a in arrays):
         raise PoseMessageError(f"pose arrays must have {NUM_KEYPOINTS} entries, got {[a.size for a in arrays]}")
