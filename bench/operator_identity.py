@@ -61,17 +61,20 @@ def deviation(values: np.ndarray) -> dict[str, float]:
             "worst": round(float(relative[np.argmax(np.abs(relative))]), 3)}
 
 
-def own_refusals(config, rows: list) -> tuple[int, int]:
-    """Observations of a track the identity check refuses against that track's own history, longest run."""
-    identity, refused, run, longest = OperatorIdentity(config), 0, 0, 0
+def own_refusals(config, rows: list) -> tuple[int, int, str]:
+    """Observations of a track the identity check refuses against that track's own history, the
+    longest run of them, and the first refusal (time and why)."""
+    identity, refused, run, longest, first = OperatorIdentity(config), 0, 0, 0, ""
     for stamp_ns, measures in rows:
-        if identity.mismatch(measures, stamp_ns):
+        why = identity.mismatch(measures, stamp_ns)
+        if why:
             refused, run = refused + 1, run + 1
             longest = max(longest, run)
+            first = first or f"{stamp_ns * 1e-9:.1f} s: {why}"
         else:
             identity.observe(measures, stamp_ns)
             run = 0
-    return refused, longest
+    return refused, longest, first
 
 
 def main() -> None:
@@ -91,14 +94,14 @@ def main() -> None:
             if len(rows) < MIN_OBSERVATIONS or np.median(position[:, 2]) > args.near_m:
                 continue
             speed = np.linalg.norm(np.diff(position, axis=0), axis=1) / np.maximum(np.diff(stamps), 1e-3)
-            refused, longest = own_refusals(config, rows)
+            refused, longest, first = own_refusals(config, rows)
             name = f"{clip.split('__')[0]}#{track}"
             report[name] = {
                 "observations": len(rows), "depth_m": round(float(np.median(position[:, 2])), 2),
                 "shoulder_width_m": round(float(np.median(width)), 3), "shoulder_width_dev": deviation(width),
                 "body_size_m": round(float(np.median(body)), 3), "body_size_dev": deviation(body),
                 "speed_mps_p95": round(float(np.percentile(speed, 95)), 2), "speed_mps_max": round(float(speed.max()), 2),
-                "own_refused": refused, "own_longest_run": longest}
+                "own_refused": refused, "own_longest_run": longest, "first_refusal": first}
             people.append((name, float(np.median(width)), float(np.median(body))))
             print(name, json.dumps(report[name]), flush=True)
     pairs = list(itertools.combinations(people, 2))

@@ -86,7 +86,8 @@ class PoseRetargetNode(Node):
         self.joint_state_pub = self.create_publisher(JointState, "joint_states", STATE_QOS)
         self.status_pub = self.create_publisher(TeleopStatus, "teleop_status", STATE_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, "retarget_markers", STATE_QOS)
-        self.engage_srv = self.create_service(SetBool, "~/engage", self._on_engage)
+        self.create_service(SetBool, "~/engage", self._on_engage)
+        self._engage_requests = f"rq{self.resolve_service_name('~/engage')}Request"   # its clients' request topic
         self.create_timer(self.config.input.stale_timeout_s / 2.0, self._watchdog, clock=self._steady)
         self.stage_times = StageTimes(self)
         self.diagnostics = Diagnostics(self, "retargeting", self._figures, self.counters, alarm=self.alarm)
@@ -121,10 +122,11 @@ class PoseRetargetNode(Node):
         allowed = self.config.access.callers()
         if allowed:
             clients = [Endpoint(node_name(e.node_namespace, e.node_name), bytes(e.endpoint_gid))
-                       for e in self.get_publishers_info_by_topic(f"rq{self.engage_srv.srv_name}Request", no_mangle=True)]
+                       for e in self.get_publishers_info_by_topic(self._engage_requests, no_mangle=True)]
             foreign = foreign_callers(clients, allowed)
             self._raise("foreign_engage_client",
-                        f"a client of ~/engage outside access.engage_callers: {printable(foreign)}" if foreign else "")
+                        "a client of ~/engage outside access.engage_callers: " + ", ".join(map(printable, foreign))
+                        if foreign else "")
 
     def _check_clock(self) -> bool:
         """False while the clock cannot be trusted (no /clock under use_sim_time, or it just jumped)."""
@@ -167,15 +169,17 @@ class PoseRetargetNode(Node):
                 return
         now = self._now_ns()
         self._last_input_ns = now
-        if not self._check_clock() or self.alarm():
-            self._publish(self.retargeter.hold(now, Reason.INPUT_INVALID, self.alarm() or "clock jumped"))
-            return
         try:
             msg = self._read(raw)
             frame = msg_to_frame(msg)
         except Exception as error:  # noqa: BLE001 - malformed input is counted, never fatal
             self.report("bad_pose_message", str(error))
             self._publish(self.retargeter.hold(now, Reason.INPUT_INVALID, str(error)))
+            return
+        if not self._check_clock() or self.alarm():      # answered (stamped like the frame), never used
+            result = self.retargeter.hold(now, Reason.INPUT_INVALID, self.alarm() or "clock jumped")
+            result.stamp_ns = frame.stamp_ns
+            self._publish(result)
             return
         stages = dds_stages(stamp_to_ns(msg.header.stamp), info, time.time_ns())
         stages.pop("encode", None)           # stamp -> publication here is the whole pose node
@@ -195,8 +199,8 @@ class PoseRetargetNode(Node):
         self._review_sources()
         sound = self._check_clock()
         now = self._now_ns()
-        if not sound:
-            self._publish(self.retargeter.hold(now, Reason.INPUT_INVALID, self.alarm()))
+        if not sound or self.alarm():
+            self._publish(self.retargeter.hold(now, Reason.INPUT_INVALID, self.alarm() or "clock jumped"))
         elif (now - self._last_input_ns) * 1e-9 > self.config.input.stale_timeout_s:
             self._publish(self.retargeter.hold(now))
 

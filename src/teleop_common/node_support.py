@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -83,7 +84,9 @@ class Diagnostics:
         self._node, self._name, self._figures, self.counters = node, name, figures, counters
         self._alarm = alarm        # what makes the node unusable now ('' when nothing): level ERROR
         self._publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        node.create_timer(period_s, self.publish)
+        # A steady clock: under use_sim_time the node's clock stands still until /clock comes, and
+        # that is when diagnostics matter most.
+        node.create_timer(period_s, self.publish, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     def publish(self) -> None:
         values = {key: f"{value:.3f}" if isinstance(value, float) else str(value)
