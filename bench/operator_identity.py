@@ -5,7 +5,8 @@
 Runs the real estimator (config/whole_body_pose.yaml) on each clip and, for every track seen at
 least 20 times nearer than --near-m, the identity measures pose_retarget.identity uses: shoulder
 width, body size (mid-shoulder to mid-hip) and the mid-shoulder speed.  Reported per track: medians,
-the relative deviation from the track's own median (p5/p95 and worst), speed p95/max; then, with
+the relative deviation from the track's own median (p5/p95 and worst; and the worst of a median over
+identity.RECENT frames, which is what the check compares), speed p95/max; then, with
 the configured thresholds (config/pose_retarget.yaml), how many of each track's own observations
 the identity check refuses and the longest run of them (STRIKES in a row refuse a track), and for
 every pair of different people whether the sizes alone tell them apart.  Last line: JSON.
@@ -15,13 +16,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+from collections import deque
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from pose_retarget.config import RetargetNodeConfig
-from pose_retarget.identity import OperatorIdentity, measure
+from pose_retarget.identity import RECENT, OperatorIdentity, measure
 from pose_retarget.operator import STRIKES
 from teleop_common.config import load
 from teleop_session.graph import CONFIG_DIR, POSE_RETARGET, WHOLE_BODY_POSE
@@ -62,11 +64,14 @@ def deviation(values: np.ndarray) -> dict[str, float]:
 
 
 def own_refusals(config, rows: list) -> tuple[int, int, str]:
-    """Observations of a track the identity check refuses against that track's own history, the
-    longest run of them, and the first refusal (time and why)."""
-    identity, refused, run, longest, first = OperatorIdentity(config), 0, 0, 0, ""
+    """Observations of a track the identity check refuses against that track's own history (as the
+    selector does: the median of its last RECENT frames, position continuity), the longest run of
+    them (STRIKES in a row refuse the track), and the first refusal (time and why)."""
+    identity, recent = OperatorIdentity(config), deque(maxlen=RECENT)
+    refused, run, longest, first = 0, 0, 0, ""
     for stamp_ns, measures in rows:
-        why = identity.mismatch(measures, stamp_ns)
+        recent.append(measures)
+        why = identity.mismatch(recent, stamp_ns)
         if why:
             refused, run = refused + 1, run + 1
             longest = max(longest, run)
@@ -75,6 +80,12 @@ def own_refusals(config, rows: list) -> tuple[int, int, str]:
             identity.observe(measures, stamp_ns)
             run = 0
     return refused, longest, first
+
+
+def window_deviation(values: np.ndarray) -> float:
+    """Worst relative deviation of a RECENT-frame median from the track's overall median."""
+    windows = [np.median(values[i:i + RECENT]) for i in range(len(values) - RECENT + 1)]
+    return round(float(np.max(np.abs(np.array(windows) / np.median(values) - 1.0))), 3)
 
 
 def main() -> None:
@@ -100,6 +111,7 @@ def main() -> None:
                 "observations": len(rows), "depth_m": round(float(np.median(position[:, 2])), 2),
                 "shoulder_width_m": round(float(np.median(width)), 3), "shoulder_width_dev": deviation(width),
                 "body_size_m": round(float(np.median(body)), 3), "body_size_dev": deviation(body),
+                "shoulder_width_recent_dev": window_deviation(width), "body_size_recent_dev": window_deviation(body),
                 "speed_mps_p95": round(float(np.percentile(speed, 95)), 2), "speed_mps_max": round(float(speed.max()), 2),
                 "own_refused": refused, "own_longest_run": longest, "first_refusal": first}
             people.append((name, float(np.median(width)), float(np.median(body))))
@@ -117,6 +129,9 @@ def main() -> None:
         "pairs": len(pairs), "pairs_told_apart_by_size": len(apart),
         "worst_within_track_shoulder_width_dev": max(abs(r["shoulder_width_dev"]["worst"]) for r in report.values()),
         "worst_within_track_body_size_dev": max(abs(r["body_size_dev"]["worst"]) for r in report.values()),
+        "worst_recent_median_shoulder_width_dev": max(r["shoulder_width_recent_dev"] for r in report.values()),
+        "worst_recent_median_body_size_dev": max(r["body_size_recent_dev"] for r in report.values()),
+        "pair_differences": sorted(round(max(abs(a[1] / b[1] - 1), abs(a[2] / b[2] - 1)), 3) for a, b in pairs),
         "max_speed_mps": max(r["speed_mps_max"] for r in report.values()),
         "thresholds": {"max_shoulder_width_change": config.max_shoulder_width_change,
                        "max_body_size_change": config.max_body_size_change,

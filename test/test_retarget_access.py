@@ -235,7 +235,7 @@ def test_sim_time_without_clock_then_clock_jumps(ros_node, make_retarget_node):
 
 
 def test_oversized_and_out_of_range_messages_are_bounded(ros_node, make_retarget_node):
-    node = make_retarget_node()
+    node = make_retarget_node(**{"input.stale_timeout_s": 3.0})   # a 13 MB message takes a while to publish
     client = Client(ros_node("operator"), node)
     robot = client.robot
     assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)

@@ -182,7 +182,7 @@ def test_a_target_that_stays_singular_keeps_the_arm_held() -> None:
 
 def test_engage_uses_only_the_current_operators_pose() -> None:
     """Right after the operator changes, the previous operator's fresh pose must not let engage succeed."""
-    config = RetargetNodeConfig(operator=OperatorConfig(lost_timeout_s=0.0))   # switch at once
+    config = RetargetNodeConfig(operator=OperatorConfig(lost_timeout_s=0.0, reacquire_timeout_s=0.0))   # switch at once
     retargeter = Retargeter(config)
     operator = SyntheticOperator(retargeter.robot, config.mapping, config.gripper)
     home = retargeter.robot.ee_poses(retargeter.robot.home)

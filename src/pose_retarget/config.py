@@ -129,7 +129,13 @@ class OperatorConfig(Validated):
     max_body_size_change: float = bounded(0.2, 0.0, 1.0)        # mid-shoulder to mid-hip, relative
     max_speed_mps: float = bounded(3.0, 0.1, 20.0)       # mid-shoulder speed while seen
     reacquire_distance_m: float = bounded(0.5, 0.0, 5.0)  # back after a gap: this near to where last seen
+    reacquire_timeout_s: float = bounded(0.3, 0.0, 60.0)  # ... and first seen again within this
     identity_window: int = bounded(30, 1, 10000)    # observations in the running median of the sizes
+
+    def check(self) -> None:
+        if self.reacquire_timeout_s > self.lost_timeout_s:
+            raise ConfigError("operator.reacquire_timeout_s", self.reacquire_timeout_s,
+                              f"a number of seconds up to operator.lost_timeout_s ({self.lost_timeout_s})")
 
 
 @dataclass

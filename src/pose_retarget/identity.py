@@ -3,7 +3,8 @@
 A track id only says that the pose estimator believes it follows one person; a newcomer where the
 operator stood, a restarted estimator or a forged message can carry the same id.  So the operator
 is also recognised by what a person keeps: shoulder width and body size (mid-shoulder to mid-hip,
-both in metres), and where they are (the mid-shoulder point may move only so fast).  The reference
+both in metres), and where they are (the mid-shoulder point may move only so fast; depth, the
+least sure axis of a monocular lift, gets DEPTH_NOISE of itself on top).  The reference
 is the running median of the operator's own consistent observations.
 
 The landmark model gives every body a near-canonical metric size (the figures measured on
@@ -14,6 +15,7 @@ weight and a gap always holds the arms until the operator is back where they wer
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +25,10 @@ from teleop_common.layout import BODY, HAND_WRISTS, Part
 from teleop_common.pose import PersonPose
 
 POSITION_NOISE_M = 0.1   # frame-to-frame jitter of the lifted mid-shoulder point allowed on top of the speed
+DEPTH_NOISE = 0.2        # depth from one camera is the least sure axis: this fraction of it is allowed on top
 HALF_WIDTH_M = 0.25      # half the widest shoulders: a lone shoulder is at most this far from their middle
 MIN_REFERENCE = 5        # observations before sizes are compared
+RECENT = 5               # a track's last observations whose median sizes are compared with the operator's
 _SHOULDERS = (BODY["left_shoulder"], BODY["right_shoulder"])
 _HIPS = (BODY["left_hip"], BODY["right_hip"])
 
@@ -59,6 +63,11 @@ def measure(person: PersonPose) -> Measures | None:
     return None
 
 
+def _median(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else float("nan")
+
+
 def _relative_change(value: float, reference: float) -> float:
     if not (np.isfinite(value) and np.isfinite(reference) and reference > 0):
         return 0.0           # unknown on either side: no evidence either way
@@ -77,26 +86,31 @@ class OperatorIdentity:
         self.position: np.ndarray | None = None
         self.seen_ns: int | None = None
 
-    def mismatch(self, measures: Measures, stamp_ns: int) -> str:
-        """Why `measures` at `stamp_ns` cannot be the operator ('' when they can): a size off the
-        reference, or a position farther from the last one than the operator can have moved."""
+    def mismatch(self, recent: Sequence[Measures], stamp_ns: int) -> str:
+        """Why a track whose last observations are `recent` (the newest, at `stamp_ns`, last) cannot
+        be the operator ('' when it can): the median of its recent sizes off the operator's, or its
+        newest position farther from the operator's last one than they can have moved.  Medians,
+        because one frame's lifted size jitters by up to half (measured) while a few frames' do not."""
         c = self.config
-        if len(self._sizes) >= MIN_REFERENCE:
-            widths, bodies = np.array(self._sizes).T
-            for name, value, reference, limit in (
-                    ("shoulder width", measures.shoulder_width, np.nanmedian(widths) if np.isfinite(widths).any()
-                     else np.nan, c.max_shoulder_width_change),
-                    ("body size", measures.body_size, np.nanmedian(bodies) if np.isfinite(bodies).any()
-                     else np.nan, c.max_body_size_change)):
-                change = _relative_change(value, reference)
+        if len(self._sizes) >= MIN_REFERENCE and len(recent) >= RECENT:
+            reference = np.array(self._sizes)
+            mine = np.array([(m.shoulder_width, m.body_size) for m in recent])
+            for column, name, limit in ((0, "shoulder width", c.max_shoulder_width_change),
+                                        (1, "body size", c.max_body_size_change)):
+                value, wanted = _median(mine[:, column]), _median(reference[:, column])
+                change = _relative_change(value, wanted)
                 if change > limit:
-                    return f"{name} {value:.3f} m is {100 * change:.0f} % off the operator's {reference:.3f} m"
+                    return f"{name} {value:.3f} m is {100 * change:.0f} % off the operator's {wanted:.3f} m"
+        measures = recent[-1]
         if self.position is not None and self.seen_ns is not None:
             dt = max((stamp_ns - self.seen_ns) * 1e-9, 0.0)
             allowed = min(POSITION_NOISE_M + c.max_speed_mps * dt, c.reacquire_distance_m) + measures.slack_m
-            moved = float(np.linalg.norm(measures.position - self.position))
-            if moved > allowed:
-                return f"{moved:.2f} m from where the operator was {dt:.2f} s before (at most {allowed:.2f} m)"
+            sideways = float(np.linalg.norm(measures.position[:2] - self.position[:2]))
+            depth = abs(float(measures.position[2] - self.position[2]))
+            depth_allowed = allowed + DEPTH_NOISE * float(self.position[2])
+            if sideways > allowed or depth > depth_allowed:
+                return (f"{sideways:.2f} m aside and {depth:.2f} m in depth from where the operator was {dt:.2f} s "
+                        f"before (at most {allowed:.2f} / {depth_allowed:.2f} m)")
         return ""
 
     def observe(self, measures: Measures, stamp_ns: int) -> None:
