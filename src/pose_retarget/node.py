@@ -224,7 +224,7 @@ class PoseRetargetNode(Node):
             if arm.held:
                 self.counters[f"hold.{arm.reason.name}"] += 1
             if arm.detail:
-                self.hold_log.info(arm.name, f"{arm.name} holds: {arm.detail}")
+                self.hold_log.info(f"{arm.name}.{arm.reason.name}", f"{arm.name} holds: {arm.detail}")
             if result.engaged:
                 self.arm_pubs[arm.name].publish(messages.trajectory(arm.joint_names, arm.positions, result.dt))
                 self.gripper_pubs[arm.name].publish(
