@@ -160,7 +160,7 @@ class AccessConfig(Validated):
 @dataclass
 class InputConfig(Validated):
     stale_timeout_s: float = bounded(0.2, 0.001, 10.0)
-    max_people: int = bounded(32, 1, 1000)          # people read per message; the rest are ignored (counted)
+    max_people: int = bounded(16, 1, 1000)          # people read per message; the rest are ignored (counted)
     max_future_s: float = bounded(0.05, 0.0, 10.0)   # stamps further ahead of the node's clock: rejected
     min_confidence: float = bounded(0.5, 0.0, 1.0)
     min_depth_m: float = bounded(0.1, 0.0)
