@@ -104,11 +104,14 @@ class PoseRetargetNode(Node):
         """Set (or, with '', clear) one alarm; a new one disengages the robot and is counted and logged."""
         if text and not self._alarms.get(kind):
             self.report(kind, text)
-            if self.retargeter.engaged:
-                self.retargeter.engage(False, self._now_ns())
-                self.counters["disengaged"] += 1
-                self.get_logger().warning(f"disengaged: {one_line(text)}")
+            self._disengage(text)
         self._alarms[kind] = text
+
+    def _disengage(self, why: str) -> None:
+        if self.retargeter.engaged:
+            self.retargeter.engage(False, self._now_ns())
+            self.counters["disengaged"] += 1
+            self.get_logger().warning(f"disengaged: {one_line(why)}")
 
     def _review_sources(self) -> None:
         """Who publishes poses and who holds a client of ~/engage, from the ROS graph."""
@@ -117,8 +120,8 @@ class PoseRetargetNode(Node):
         self._raise("foreign_publisher", self.source.review(publishers))
         if self.source.rebound:               # the source restarted: never carry an engagement over
             self.source.rebound = False
-            self._raise("source_restarted", f"pose source now {printable(self.source.bound.node if self.source.bound else '')}")
-            self._alarms["source_restarted"] = ""
+            self.report("source_restarted", "the bound pose publisher is gone; bound the next one of the source")
+            self._disengage("the pose source restarted")
         allowed = self.config.access.callers()
         if allowed:
             clients = [Endpoint(node_name(e.node_namespace, e.node_name), bytes(e.endpoint_gid))
@@ -177,7 +180,7 @@ class PoseRetargetNode(Node):
             self._publish(self.retargeter.hold(now, Reason.INPUT_INVALID, str(error)))
             return
         if not self._check_clock() or self.alarm():      # answered (stamped like the frame), never used
-            result = self.retargeter.hold(now, Reason.INPUT_INVALID, self.alarm() or "clock jumped")
+            result = self.retargeter.hold(now, Reason.INPUT_INVALID, self.alarm())
             result.stamp_ns = frame.stamp_ns
             self._publish(result)
             return
@@ -200,7 +203,7 @@ class PoseRetargetNode(Node):
         sound = self._check_clock()
         now = self._now_ns()
         if not sound or self.alarm():
-            self._publish(self.retargeter.hold(now, Reason.INPUT_INVALID, self.alarm() or "clock jumped"))
+            self._publish(self.retargeter.hold(now, Reason.INPUT_INVALID, self.alarm()))
         elif (now - self._last_input_ns) * 1e-9 > self.config.input.stale_timeout_s:
             self._publish(self.retargeter.hold(now))
 

@@ -38,7 +38,8 @@ class SourceGuard:
         if self.bound is None:
             candidates = [p for p in publishers if not self.source_node or p.node == self.source_node]
             if len(candidates) > 1:
-                return f"{len(candidates)} publishers claim to be the pose source: {', '.join(sorted(repr(p.node) for p in candidates))}"
+                names = ", ".join(sorted(repr(p.node) for p in candidates))
+                return f"{len(candidates)} publishers claim to be the pose source: {names}"
             if candidates:
                 self.bound = candidates[0]
         others = sorted(repr(p.node) for p in publishers if self.bound is None or p.gid != self.bound.gid)
