@@ -269,3 +269,14 @@ def test_oversized_and_out_of_range_messages_are_bounded(ros_node, make_retarget
     assert commands(client)[-1] == before
     client.send(robot.home, frames=2)             # later frames drive again
     assert [a.reason for a in client.received["status"][-1].arms] == [ArmStatus.OK] * len(robot.arms)
+
+
+def test_bad_access_configuration_names_its_key(ros_node, make_retarget_node):
+    from teleop_common.config import ConfigError
+
+    for overrides, key in (({"access.engage_callers": "operator"}, "access.engage_callers"),
+                           ({"access.pose_source": "/pose node"}, "access.pose_source"),
+                           ({"operator.reacquire_timeout_s": 2.0}, "operator.reacquire_timeout_s"),
+                           ({"input.max_people": 0}, "input.max_people")):
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+            make_retarget_node(**overrides)

@@ -164,11 +164,14 @@ class PoseRetargetNode(Node):
         return msg
 
     def _on_poses(self, raw: bytes, info: MessageInfo) -> None:
-        gid = bytes(info["publisher_gid"]["data"])
-        if not self.source.accepts(gid):
+        known = info.get("publisher_gid")       # None from an rmw that does not say: then the graph decides
+        gid = bytes(known["data"]) if known else None
+        if gid is None or not self.source.accepts(gid):
             self._review_sources()               # a new publisher: bind it if it is the source
-            if not self.source.accepts(gid):
-                self.report("foreign_pose_message", f"pose message from publisher {gid.hex()}, not the bound source")
+            accepted = self.source.accepts(gid) if gid is not None else self.source.bound is not None
+            if not accepted:
+                self.report("foreign_pose_message", f"pose message from publisher {gid.hex() if gid else '?'}, "
+                                                    "not the bound source")
                 return
         now = self._now_ns()
         self._last_input_ns = now
