@@ -64,3 +64,31 @@ def test_pose_node_refuses_impossible_camera_info(ros_node, pose_node):  # noqa:
     frame = msg_to_frame(next(p for p in poses if p.header.stamp.sec == 7))
     depth = np.nanmedian(frame.poses[0].part_points(Part.BODY)[:, 2])
     assert 0.5 < depth < 20.0                       # metres, with the good intrinsics
+
+
+def test_pose_node_never_reuses_a_track_id(ros_node, pose_node):  # noqa: F811 - fixture
+    """Over DDS: a person, then empty frames until the node stops publishing them, then the same person
+    at the same place: revived by the tracker, but under a new id (the retargeting node decides who it is)."""
+    client = ros_node("camera")
+    image_pub = client.create_publisher(Image, "image", SENSOR_QOS)
+    poses: list[WholeBodyPoseArray] = []
+    client.create_subscription(WholeBodyPoseArray, "poses", poses.append, STATE_QOS)
+    nodes = [client, pose_node]
+    rgb = cv2.cvtColor(cv2.imread(str(MEDIA / "messi5.jpg")), cv2.COLOR_BGR2RGB)
+    blank = np.zeros_like(rgb)
+
+    def people(image: np.ndarray, stamp_s: int) -> list:
+        def answered() -> bool:
+            if not any(p.header.stamp.sec == stamp_s for p in poses):
+                image_pub.publish(_image_msg(image, stamp_s))
+            return any(p.header.stamp.sec == stamp_s for p in poses)
+        assert spin_until(nodes, answered, timeout_s=60), f"no poses for stamp {stamp_s}"
+        return msg_to_frame(next(p for p in poses if p.header.stamp.sec == stamp_s)).poses
+
+    first = people(rgb, 1)
+    assert len(first) == 1
+    stamp = 2
+    while people(blank, stamp):                # held while the gap is short, then no longer published
+        stamp += 1
+    again = people(rgb, stamp + 1)
+    assert len(again) == 1 and again[0].track_id > first[0].track_id
