@@ -25,6 +25,7 @@ MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 OPERATOR = "upper_body_both_arms_reach_and_grasp_asl_want__intel.mkv"
 STRANGER = "upper_body_both_arms_open_wide_asl_walk__intel.mkv"
 FPS = 30.0
+LOADED = {"input.stale_timeout_s": 1.0}   # frames published behind their schedule are still read
 
 
 def clip(name: str) -> list[np.ndarray]:
@@ -94,7 +95,7 @@ def test_a_second_person_at_the_operators_place_never_drives(ros_node, make_reta
     assert len(operator_ids) == 1 and stranger_ids and not operator_ids & stranger_ids
     assert sum(bool(seen(f)) for f in frames[-40:]) >= 35      # she is there, seen, while the test watches
 
-    node = make_retarget_node(**{"engage.mode": "sync"})
+    node = make_retarget_node(**LOADED, **{"engage.mode": "sync"})
     client = Client(ros_node("pose_source"), node)
     assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
     engage_on(client, frames[:8])
@@ -121,7 +122,9 @@ def test_the_operator_back_within_the_reacquire_time_drives_again(ros_node, make
     after_ids = {i for f in frames[half + 6:] for i in seen(f)}
     assert len(before_ids) == 1 and after_ids and not before_ids & after_ids   # a new id after the gap
 
-    node = make_retarget_node(**{"engage.mode": "sync"})
+    # Identity judges the frames' stamps (the clip's schedule); the node's clock may lag it on a loaded
+    # machine, so its own timeouts are loosened here: only operator.reacquire_timeout_s decides.
+    node = make_retarget_node(**LOADED, **{"engage.mode": "sync", "operator.lost_timeout_s": 3.0})
     client = Client(ros_node("pose_source"), node)
     assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
     engage_on(client, frames[:8])
