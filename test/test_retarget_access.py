@@ -280,3 +280,18 @@ def test_bad_access_configuration_names_its_key(ros_node, make_retarget_node):
                            ({"input.max_people": 0}, "input.max_people")):
         with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
             make_retarget_node(**overrides)
+
+
+def test_a_restarted_source_is_bound_again_but_needs_a_new_engage(ros_node, make_retarget_node):
+    node = make_retarget_node(**{"access.pose_source": "/operator"})
+    client = Client(ros_node("operator"), node)
+    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    client.engage_at(client.robot.home)
+    first = node.source.bound.gid
+    client.node.destroy_publisher(client.publisher)           # the pose node restarts: a new publisher GID
+    client.publisher = client.node.create_publisher(WholeBodyPoseArray, "poses", STATE_QOS)
+    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    client.send(client.robot.home, frames=3)
+    assert node.source.bound.gid != first and node.counters["error.source_restarted"] == 1
+    assert not client.received["status"][-1].engaged          # never carried over to the new publisher
+    client.engage_at(client.robot.home)
