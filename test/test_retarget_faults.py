@@ -95,6 +95,7 @@ def test_operator_lost_without_any_message_disengages_and_a_reused_id_is_not_fol
 def test_operator_unseen_while_frames_of_others_arrive_disengages() -> None:
     session = Session("aloha")
     stranger = session.operator.person_pose(away(session), track_id=7)
+    stranger.points[:, 0] += 1.0                                     # standing 1 m aside
     results = [session.step(people=[stranger]) for _ in range(40)]   # 1.3 s at 30 fps, operator 1 absent
     assert results[0].engaged and not results[-1].engaged
     assert sum(bool(r.disengaged) for r in results) == 1
@@ -181,7 +182,7 @@ def test_a_target_that_stays_singular_keeps_the_arm_held() -> None:
 
 def test_engage_uses_only_the_current_operators_pose() -> None:
     """Right after the operator changes, the previous operator's fresh pose must not let engage succeed."""
-    config = RetargetNodeConfig(operator=OperatorConfig(lost_timeout_s=0.0))   # switch at once
+    config = RetargetNodeConfig(operator=OperatorConfig(lost_timeout_s=0.0, reacquire_timeout_s=0.0))   # switch at once
     retargeter = Retargeter(config)
     operator = SyntheticOperator(retargeter.robot, config.mapping, config.gripper)
     home = retargeter.robot.ee_poses(retargeter.robot.home)

@@ -19,7 +19,7 @@ def person(track_id: int, box_size: float, depth: float) -> PersonPose:
         points[BODY[name]] = [0.0, 0.0, depth]
         confidence[BODY[name]] = 0.9
     return PersonPose(track_id=track_id, score=0.9, box=np.array([0, 0, box_size, box_size], np.float32),
-                      pixels=pixels, points=points, confidence=confidence)
+                      pixels=pixels, points=points, confidence=confidence, present=frozenset({Part.BODY}))
 
 
 BIG_FAR, SMALL_NEAR = person(1, 300, 4.0), person(2, 100, 1.5)
@@ -40,7 +40,7 @@ def test_track_id_selection_waits_for_that_person() -> None:
 def test_keeps_the_same_person_until_lost_for_the_timeout() -> None:
     selector = OperatorSelector(OperatorConfig(selection="largest", lost_timeout_s=1.0))
     assert selector.select([SMALL_NEAR], 0).track_id == 2
-    bigger = person(3, 500, 2.0)
+    bigger = person(3, 500, 3.0)                                               # not where the operator was
     assert selector.select([bigger, SMALL_NEAR], 100 * MS).track_id == 2     # someone larger appears: kept
     assert selector.select([bigger], 600 * MS) is None                         # operator unseen: nobody
     assert selector.select([bigger], 1000 * MS) is None                        # 0.9 s unseen: still waiting

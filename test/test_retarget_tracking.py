@@ -119,7 +119,8 @@ def test_switching_operator_disengages() -> None:
     retargeter.step(operator.frame(home, stamp(0)), stamp(0) + LATENCY_NS)
     assert retargeter.engage(True, stamp(0) + LATENCY_NS)[0]
     frame = operator.frame(home, stamp(1))
-    frame.poses[0].track_id = 9                       # the operator left; someone else is there
+    frame.poses[0].track_id = 9                       # the operator left; someone else is there, 1 m aside
+    frame.poses[0].points[:, 0] += 1.0
     for k in range(1, 45):
         frame.stamp_ns = stamp(k)
         result = retargeter.step(frame, stamp(k) + LATENCY_NS)

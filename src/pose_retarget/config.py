@@ -124,12 +124,43 @@ def load_robot_config(robot: str, robots_dir: str = "") -> RobotConfig:
 class OperatorConfig(Validated):
     selection: str = choice("largest", "nearest", "track_id")
     track_id: int = bounded(0, 0)                 # used when selection is track_id
-    lost_timeout_s: float = bounded(1.0, 0.0, 60.0)   # then another person may be chosen
+    lost_timeout_s: float = bounded(1.0, 0.0, 60.0)   # the operator may come back this long; then disengage
+    max_shoulder_width_change: float = bounded(0.3, 0.0, 1.0)   # relative to the operator's median
+    max_body_size_change: float = bounded(0.2, 0.0, 1.0)        # mid-shoulder to mid-hip, relative
+    max_speed_mps: float = bounded(3.0, 0.1, 20.0)       # mid-shoulder speed while seen
+    reacquire_distance_m: float = bounded(0.5, 0.0, 5.0)  # back after a gap: this near to where last seen
+    reacquire_timeout_s: float = bounded(0.3, 0.0, 60.0)  # ... and first seen again within this
+    identity_window: int = bounded(30, 1, 10000)    # observations in the running median of the sizes
+
+    def check(self) -> None:
+        if self.reacquire_timeout_s > self.lost_timeout_s:
+            raise ConfigError("operator.reacquire_timeout_s", self.reacquire_timeout_s,
+                              f"a number of seconds up to operator.lost_timeout_s ({self.lost_timeout_s})")
+
+
+@dataclass
+class AccessConfig(Validated):
+    """Who may command the robot (see pose_retarget.source_guard)."""
+
+    pose_source: str = ""      # node whose poses are followed ('/whole_body_pose'); '' = the first publisher
+    engage_callers: str = ""   # comma-separated nodes allowed a client of ~/engage; '' = anyone
+    max_clock_jump_s: float = bounded(1.0, 0.01, 3600.0)   # the clock running this far ahead of a steady one
+
+    def check(self) -> None:
+        for key, names in (("access.pose_source", [self.pose_source] if self.pose_source else []),
+                           ("access.engage_callers", self.callers())):
+            for name in names:
+                if not name.startswith("/") or any(c.isspace() or not c.isprintable() for c in name):
+                    raise ConfigError(key, name, "fully qualified node names ('/ns/node'), comma-separated")
+
+    def callers(self) -> list[str]:
+        return [name.strip() for name in self.engage_callers.split(",") if name.strip()]
 
 
 @dataclass
 class InputConfig(Validated):
     stale_timeout_s: float = bounded(0.2, 0.001, 10.0)
+    max_people: int = bounded(16, 1, 1000)          # people read per message; the rest are ignored (counted)
     max_future_s: float = bounded(0.05, 0.0, 10.0)   # stamps further ahead of the node's clock: rejected
     min_confidence: float = bounded(0.5, 0.0, 1.0)
     min_depth_m: float = bounded(0.1, 0.0)
@@ -203,6 +234,7 @@ class RetargetNodeConfig(Validated):
     robots_dir: str = ""            # '' = the repository's config/robots
     sim_max_substeps: int = bounded(50, 1, 1000)
     operator: OperatorConfig = field(default_factory=OperatorConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)
     input: InputConfig = field(default_factory=InputConfig)
     mapping: MappingConfig = field(default_factory=MappingConfig)
     ik: IKConfig = field(default_factory=IKConfig)

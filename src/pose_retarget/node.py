@@ -5,6 +5,12 @@ published; an input the core drops as too fast is only counted (`dropped.too_fas
 is counted as `error.<kind>`.  A timer holds the robot (status INPUT_STALE) when pose messages
 stop, which also lets the core disengage from an operator unseen for `operator.lost_timeout_s`.  All callbacks
 share the node's default mutually exclusive group, so the core is never entered twice at once.
+
+Only its own source commands the robot (source_guard): pose messages are taken serialized, capped at
+`input.max_people` people before conversion, and accepted only from the publisher GID bound at start;
+another publisher on the input, a client of ~/engage outside `access.engage_callers`, a clock that
+jumps or (under use_sim_time) never came disengage the robot and hold it, with ERROR on /diagnostics.
+The watchdog runs on a steady clock, so it also runs when the node's clock stands still.
 """
 from __future__ import annotations
 
@@ -12,26 +18,36 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.serialization import serialize_message
 from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
-from whole_body_teleop.msg import TeleopStatus, WholeBodyPoseArray
+from whole_body_teleop.msg import TeleopStatus, WholeBodyPose, WholeBodyPoseArray
 
 from pose_retarget import messages
 from pose_retarget.config import ROBOTS_DIR, RetargetNodeConfig, load_robot_config
 from pose_retarget.retargeter import Retargeter, RetargetResult
 from pose_retarget.robot import Robot
 from pose_retarget.sim import SimulatedRobot
+from pose_retarget.source_guard import ClockGuard, Endpoint, SourceGuard, foreign_callers, node_name
+from teleop_common.layout import LAYOUT_NAME, NUM_KEYPOINTS
 from teleop_common.node_support import (STATE_QOS, Diagnostics, ErrorReporter, StageTimes, ThrottledLog, declare_config,
-                                        run_node)
+                                        deserialize_capped, run_node)
 from teleop_common.pose_msgs import PoseMessageError, msg_to_frame, ns_to_stamp, stamp_to_ns
 from teleop_common.stats import EventCounter, RollingStats
 from teleop_common.timing import dds_stages
 from teleop_common.status import Reason
+from teleop_common.text import one_line, printable
+
+# Serialized size of one person in the layout (a longer name or arrays make it larger), doubled: the most
+# a person may take in a pose message; larger ones are malformed and refused without being converted.
+_POSE_BYTES = 2 * len(serialize_message(WholeBodyPose(layout=LAYOUT_NAME, **{
+    name: [0.0] * NUM_KEYPOINTS for name in ("u", "v", "x", "y", "z", "confidence")})))
 
 
 def _robots_dir(configured: str) -> str:
@@ -56,8 +72,13 @@ class PoseRetargetNode(Node):
         self.hold_log = ThrottledLog(self)
         self.step_ms = RollingStats()
         self._last_input_ns = self._now_ns()
+        self.source = SourceGuard(self.config.access.pose_source)
+        self.clock_guard = ClockGuard(self.config.access.max_clock_jump_s,
+                                      bool(self.get_parameter("use_sim_time").value))
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._alarms: dict[str, str] = {}      # what holds the robot now, by kind ('' entries are cleared)
 
-        self.create_subscription(WholeBodyPoseArray, "poses", self._on_poses, STATE_QOS)
+        self.poses_sub = self.create_subscription(WholeBodyPoseArray, "poses", self._on_poses, STATE_QOS, raw=True)
         self.arm_pubs = {arm.name: self.create_publisher(JointTrajectory, f"{arm.name}/joint_trajectory", STATE_QOS)
                          for arm in self.robot.arms}
         self.gripper_pubs = {arm.name: self.create_publisher(JointTrajectory, f"{arm.name}/gripper/joint_trajectory",
@@ -66,31 +87,108 @@ class PoseRetargetNode(Node):
         self.status_pub = self.create_publisher(TeleopStatus, "teleop_status", STATE_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, "retarget_markers", STATE_QOS)
         self.create_service(SetBool, "~/engage", self._on_engage)
-        self.create_timer(self.config.input.stale_timeout_s / 2.0, self._watchdog)
+        self._engage_requests = f"rq{self.resolve_service_name('~/engage')}Request"   # its clients' request topic
+        self.create_timer(self.config.input.stale_timeout_s / 2.0, self._watchdog, clock=self._steady)
         self.stage_times = StageTimes(self)
-        self.diagnostics = Diagnostics(self, "retargeting", self._figures, self.counters)
-        self.get_logger().info(f"robot '{self.robot.name}' with arms {[a.name for a in self.robot.arms]}; "
+        self.diagnostics = Diagnostics(self, "retargeting", self._figures, self.counters, fault=self.alarm)
+        self.get_logger().info(f"robot {printable(self.robot.name)} with arms {[a.name for a in self.robot.arms]}; "
                                "disengaged until ~/engage")
+
+    # -- who may command the robot ----------------------------------------------------------------
+
+    def alarm(self) -> str:
+        """What holds the robot now ('' when nothing): the ERROR message on /diagnostics."""
+        return "; ".join(text for text in self._alarms.values() if text)
+
+    def _raise(self, kind: str, text: str) -> None:
+        """Set (or, with '', clear) one alarm; a new one disengages the robot and is counted and logged."""
+        if text and not self._alarms.get(kind):
+            self.report(kind, text)
+            self._disengage(text)
+        self._alarms[kind] = text
+
+    def _disengage(self, why: str) -> None:
+        if self.retargeter.engaged:
+            self.retargeter.engage(False, self._now_ns())
+            self.counters["disengaged"] += 1
+            self.get_logger().warning(f"disengaged: {one_line(why)}")
+
+    def _review_sources(self) -> None:
+        """Who publishes poses and who holds a client of ~/engage, from the ROS graph."""
+        publishers = [Endpoint(node_name(e.node_namespace, e.node_name), bytes(e.endpoint_gid))
+                      for e in self.get_publishers_info_by_topic(self.poses_sub.topic_name)]
+        self._raise("foreign_publisher", self.source.review(publishers))
+        if self.source.rebound:               # the source restarted: never carry an engagement over
+            self.source.rebound = False
+            self.report("source_restarted", "the bound pose publisher is gone; bound the next one of the source")
+            self._disengage("the pose source restarted")
+        allowed = self.config.access.callers()
+        if allowed:
+            clients = [Endpoint(node_name(e.node_namespace, e.node_name), bytes(e.endpoint_gid))
+                       for e in self.get_publishers_info_by_topic(self._engage_requests, no_mangle=True)]
+            foreign = foreign_callers(clients, allowed)
+            self._raise("foreign_engage_client",
+                        "a client of ~/engage outside access.engage_callers: " + ", ".join(map(printable, foreign))
+                        if foreign else "")
+
+    def _check_clock(self) -> bool:
+        """False while the clock cannot be trusted (no /clock under use_sim_time, or it just jumped)."""
+        why = self.clock_guard.check(self._now_ns(), self._steady.now().nanoseconds)
+        if why == "no clock":
+            self._raise("no_clock", "no clock: use_sim_time is set and no /clock has arrived")
+            return False
+        self._alarms["no_clock"] = ""
+        if why:
+            self.counters["clock_jumps"] += 1
+            self.report("clock_jump", why)
+            self.retargeter.clock_jumped(why)
+            self._last_input_ns = self._now_ns()
+        return True
 
     def _now_ns(self) -> int:
         return self.get_clock().now().nanoseconds
 
     def _figures(self) -> dict[str, Any]:
+        source = self.source.bound
         return {"input_rate_hz": self.step_ms.rate_hz(), "step_ms_p50": self.step_ms.percentile(50),
                 "step_ms_p99": self.step_ms.percentile(99), "engaged": self.retargeter.engaged,
-                "robot": self.robot.name, **self.stage_times.stats.figures()}
+                "robot": self.robot.name, "pose_source": printable(source.node if source else ""),
+                "pose_source_gid": source.gid.hex() if source else "", **self.stage_times.stats.figures()}
 
-    def _on_poses(self, msg: WholeBodyPoseArray, info: MessageInfo) -> None:
-        stages = dds_stages(stamp_to_ns(msg.header.stamp), info, time.time_ns())
-        stages.pop("encode", None)           # stamp -> publication here is the whole pose node
+    def _read(self, raw: bytes) -> WholeBodyPoseArray:
+        """The message with at most input.max_people people (the rest ignored and counted)."""
+        msg, total = deserialize_capped(raw, WholeBodyPoseArray, self.config.input.max_people, _POSE_BYTES)
+        if total > self.config.input.max_people:
+            self.counters["ignored_people"] += total - self.config.input.max_people
+            msg.inference_latency_ms = float("nan")   # after the cut sequence: not read
+        return msg
+
+    def _on_poses(self, raw: bytes, info: MessageInfo) -> None:
+        known = info.get("publisher_gid")       # None from an rmw that does not say: then the graph decides
+        gid = bytes(known["data"]) if known else None
+        if gid is None or not self.source.accepts(gid):
+            self._review_sources()               # a new publisher: bind it if it is the source
+            accepted = self.source.accepts(gid) if gid is not None else self.source.bound is not None
+            if not accepted:
+                self.report("foreign_pose_message", f"pose message from publisher {gid.hex() if gid else '?'}, "
+                                                    "not the bound source")
+                return
         now = self._now_ns()
         self._last_input_ns = now
         try:
+            msg = self._read(raw)
             frame = msg_to_frame(msg)
-        except PoseMessageError as error:
+        except Exception as error:  # noqa: BLE001 - malformed input is counted, never fatal
             self.report("bad_pose_message", str(error))
             self._publish(self.retargeter.hold(now, Reason.INPUT_INVALID, str(error)))
             return
+        if not self._check_clock() or self.alarm():      # answered (stamped like the frame), never used
+            result = self.retargeter.hold(now, Reason.INPUT_INVALID, self.alarm())
+            result.stamp_ns = frame.stamp_ns
+            self._publish(result)
+            return
+        stages = dds_stages(stamp_to_ns(msg.header.stamp), info, time.time_ns())
+        stages.pop("encode", None)           # stamp -> publication here is the whole pose node
         started = time.perf_counter()
         result = self.retargeter.step(frame, now)
         if result.rejected == "too_fast":
@@ -103,13 +201,22 @@ class PoseRetargetNode(Node):
         self._publish(result, {**stages, **result.stage_ms})
 
     def _watchdog(self) -> None:
+        """On a steady clock: sources, the clock, and a hold when poses stop coming."""
+        self._review_sources()
+        sound = self._check_clock()
         now = self._now_ns()
-        if (now - self._last_input_ns) * 1e-9 > self.config.input.stale_timeout_s:
+        if not sound or self.alarm():
+            self._publish(self.retargeter.hold(now, Reason.INPUT_INVALID, self.alarm()))
+        elif (now - self._last_input_ns) * 1e-9 > self.config.input.stale_timeout_s:
             self._publish(self.retargeter.hold(now))
 
     def _on_engage(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
-        response.success, response.message = self.retargeter.engage(bool(request.data), self._now_ns())
-        self.get_logger().info(f"engage({request.data}): {response.message}")
+        self._review_sources()
+        if request.data and (not self._check_clock() or self.alarm()):
+            response.success, response.message = False, f"refused while the robot is held: {self.alarm()}"
+        else:
+            response.success, response.message = self.retargeter.engage(bool(request.data), self._now_ns())
+        self.get_logger().info(f"engage({bool(request.data)}): {one_line(response.message)}")
         return response
 
     def _publish(self, result: RetargetResult, stages: dict[str, float] | None = None) -> None:
@@ -117,13 +224,13 @@ class PoseRetargetNode(Node):
         the simulated robot (50 substeps per input frame at most) and what shows it."""
         if result.disengaged:
             self.counters["disengaged"] += 1
-            self.get_logger().warning(f"disengaged: {result.disengaged}")
+            self.get_logger().warning(f"disengaged: {one_line(result.disengaged)}")
         started = time.perf_counter()
         for arm in result.arms:
             if arm.held:
                 self.counters[f"hold.{arm.reason.name}"] += 1
             if arm.detail:
-                self.hold_log.info(arm.name, f"{arm.name} holds: {arm.detail}")
+                self.hold_log.info(f"{arm.name}.{arm.reason.name}", f"{arm.name} holds: {arm.detail}")
             if result.engaged:
                 self.arm_pubs[arm.name].publish(messages.trajectory(arm.joint_names, arm.positions, result.dt))
                 self.gripper_pubs[arm.name].publish(

@@ -151,6 +151,15 @@ class Retargeter:
             return True, f"engaged; moving slowly to the operator's pose ({far}){waiting}"
         return False, f"robot is far from the operator's pose ({far}); match it and retry"
 
+    def clock_jumped(self, why: str) -> None:
+        """The node's clock jumped: times taken before mean nothing now.  Disengage and forget them
+        (frames, the operator's last sighting), so that frames on the new time base are read afresh."""
+        self._disengage(why)
+        self._last_now_ns = self._last_stamp_ns = self._operator_seen_ns = None
+        self._targets, self._targets_stamp_ns = {}, 0
+        self.selector.reset()
+        self.mapper.reset()
+
     # -- one cycle --------------------------------------------------------------------------------
 
     def _dt(self, now_ns: int) -> float:
@@ -194,13 +203,13 @@ class Retargeter:
         self._last_stamp_ns = frame.stamp_ns
         previous = self.selector.track_id
         person = self.selector.select(frame.poses, frame.stamp_ns)
-        if self.selector.track_id != previous:
+        if self.selector.track_id != previous and not self.selector.reacquired:   # the operator back: re-syncs
             self.mapper.reset()
             self._targets = {}                      # engage only on the new operator's own pose
             if previous is not None:                # never carry an engagement over to someone else
                 self._disengage(f"operator changed from track {previous} to {self.selector.track_id}")
         if person is None:
-            return {}, self._everyone(Reason.INPUT_INVALID, "no operator in view"), ""
+            return {}, self._everyone(Reason.INPUT_INVALID, self.selector.refused or "no operator in view"), ""
         self._operator_seen_ns = now_ns
         if not self.engaged:
             self.mapper.rebase()                    # hand source: motion counts from engagement on

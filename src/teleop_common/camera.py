@@ -12,6 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 
+FOV_RANGE_DEG = (10.0, 170.0)   # a camera info whose focal lengths give another field of view is refused
+MIN_INFO_PX = 16                # smallest camera info that may be rescaled to another image size
+
+
 class CameraError(ValueError):
     """Intrinsics that cannot describe a pinhole camera (non-positive focal length or size)."""
 
@@ -63,13 +67,33 @@ class CameraIntrinsics:
             raise CameraError(f"a camera matrix has 9 numbers, got {len(k)}")
         return cls(float(k[0]), float(k[4]), float(k[2]), float(k[5]), int(width), int(height))
 
+    def fov_deg(self) -> tuple[float, float]:
+        """Horizontal and vertical field of view (degrees) the focal lengths give for the image size."""
+        return (math.degrees(2.0 * math.atan(self.width / (2.0 * self.fx))),
+                math.degrees(2.0 * math.atan(self.height / (2.0 * self.fy))))
+
+    def checked(self) -> CameraIntrinsics:
+        """Itself, when it can be a real camera: each field of view within FOV_RANGE_DEG (fx = 1e-30
+        or 1e30 gives 180 or 0 degrees); raises CameraError otherwise."""
+        low, high = FOV_RANGE_DEG
+        horizontal, vertical = self.fov_deg()
+        if not (low <= horizontal <= high and low <= vertical <= high):
+            raise CameraError(f"focal lengths fx={self.fx:g}, fy={self.fy:g} give a field of view of "
+                              f"{horizontal:.3g} x {vertical:.3g} degrees for {self.width}x{self.height} "
+                              f"(accepted: {low:g}-{high:g} degrees)")
+        return self
+
     @property
     def k(self) -> tuple[float, ...]:
         """Row-major 3x3 camera matrix."""
         return (self.fx, 0.0, self.cx, 0.0, self.fy, self.cy, 0.0, 0.0, 1.0)
 
     def scaled_to(self, width: int, height: int) -> CameraIntrinsics:
-        """The same camera for an image resized to `width` x `height` (e.g. CameraInfo of a full-size stream)."""
+        """The same camera for an image resized to `width` x `height` (e.g. CameraInfo of a full-size stream).
+        Refused below MIN_INFO_PX: a 1x1 info scaled to 640x480 turns pixel rounding into depth (1133 m seen)."""
+        if min(self.width, self.height) < MIN_INFO_PX:
+            raise CameraError(f"a {self.width}x{self.height} camera info is too small to rescale "
+                              f"(at least {MIN_INFO_PX} px a side)")
         sx, sy = width / self.width, height / self.height
         return CameraIntrinsics(self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy, int(width), int(height))
 

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -84,7 +85,9 @@ class Diagnostics:
         self._node, self._name, self._figures, self.counters = node, name, figures, counters
         self._fault = fault
         self._publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        node.create_timer(period_s, self.publish)
+        # A steady clock: under use_sim_time the node's clock stands still until /clock comes, and
+        # that is when diagnostics matter most.
+        node.create_timer(period_s, self.publish, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     def publish(self) -> None:
         values = {key: f"{value:.3f}" if isinstance(value, float) else str(value)
@@ -143,11 +146,11 @@ class ThrottledLog:
 
     def info(self, key: str, text: str) -> None:
         if self.due(key):
-            self._node.get_logger().info(text)
+            self._node.get_logger().info(one_line(text))
 
     def warning(self, key: str, text: str) -> None:
         if self.due(key):
-            self._node.get_logger().warning(text)
+            self._node.get_logger().warning(one_line(text))
 
 
 class ErrorReporter:
@@ -161,6 +164,34 @@ class ErrorReporter:
         key = f"error.{kind}"
         self._counters[key] += 1
         self._log.warning(kind, f"{one_line(kind)}: {one_line(detail)} (seen {self._counters[key]} times)")
+
+
+def deserialize_capped(raw: bytes, msg_type: type, cap: int, max_element_bytes: int) -> tuple[Any, int]:
+    """A serialized message that starts with a std_msgs/Header and then a sequence (e.g.
+    WholeBodyPoseArray.poses), deserialized with at most `cap` elements of that sequence, each of at
+    most `max_element_bytes`; also returns the sequence's full length.  Nothing beyond those bytes is
+    copied or converted, so a huge message costs what a capped one does.  When the sequence was cut,
+    the fields after it are not read (they come out as garbage: the caller must not use them).
+    Raises ValueError on a payload that is not plain CDR (encapsulation 0x0000 / 0x0001), and
+    whatever rclpy raises on one that ends early (an element larger than the bound)."""
+    import struct
+
+    from rclpy.serialization import deserialize_message
+
+    if len(raw) < 16 or raw[0] != 0 or raw[1] not in (0, 1):
+        raise ValueError("not a plain CDR payload")
+    order = "<" if raw[1] == 1 else ">"
+    string_length = struct.unpack_from(order + "I", raw, 12)[0]       # header: stamp (8 bytes), frame_id
+    offset = 4 + ((12 + string_length + 3) // 4) * 4                   # 4-aligned after the encapsulation
+    if offset + 4 > len(raw):
+        raise ValueError("truncated message")
+    total = struct.unpack_from(order + "I", raw, offset)[0]
+    limit = offset + 4 + min(total, cap) * max_element_bytes + 64      # + the fields after the sequence
+    if total > cap:
+        raw = raw[:offset] + struct.pack(order + "I", cap) + raw[offset + 4:limit]
+    elif len(raw) > limit:
+        raw = raw[:limit]
+    return deserialize_message(raw, msg_type), total
 
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None:

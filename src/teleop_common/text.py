@@ -1,4 +1,8 @@
-"""Text from messages made safe to log: one line, no control characters, bounded length."""
+"""Text from messages and runtime parameters made safe to log: one line, no control characters,
+bounded length.  Every node logs such strings through these two (a layout name, a task label, a
+source path): a newline could otherwise forge whole log lines ("[FATAL] ...") and an ESC byte
+could rewrite the operator's terminal.  ThrottledLog, ErrorReporter and run_nodes' FATAL line
+pass whole lines through one_line as well."""
 from __future__ import annotations
 
 MAX_LOGGED = 200

@@ -21,6 +21,7 @@ from teleop_common.frame_sources import CameraSourceError
 from teleop_common.image_codec import encode_jpeg
 from teleop_common.node_support import SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, declare_config, run_nodes
 from teleop_common.stats import EventCounter, RollingStats
+from teleop_common.text import one_line, printable
 from teleop_session.camera_config import CameraSourceConfig
 from teleop_session.camera_player import CameraPlayer
 
@@ -47,7 +48,8 @@ class CameraSourceNode(Node):
         self.info_pub = self.create_publisher(CameraInfo, "camera_info", STATE_QOS)
         self.diagnostics = Diagnostics(self, "camera source", self._figures, self.counters)
         self.get_logger().info(
-            f"{self.config.source}: {self.player.rate_hz:.2f} fps, {self.config.transport} on {self.image_pub.topic_name}")
+            f"{printable(self.config.source)}: {self.player.rate_hz:.2f} fps, {self.config.transport} on "
+            f"{printable(self.image_pub.topic_name)}")
         self._worker = threading.Thread(target=self._run, name="camera_source", daemon=True)
         self._worker.start()
 
@@ -74,9 +76,9 @@ class CameraSourceNode(Node):
         try:
             if not self.player.play(self._publish):
                 return
-            self.get_logger().info(f"end of {self.config.source} after {self.counters['frames']} frames")
+            self.get_logger().info(f"end of {printable(self.config.source)} after {self.counters['frames']} frames")
         except CameraSourceError as error:
-            self.get_logger().error(str(error))
+            self.get_logger().error(one_line(str(error)))
             self.failed = True
         except Exception:  # noqa: BLE001 - a publish racing SIGINT/SIGTERM fails once the context is gone
             if self.context.ok():

@@ -26,6 +26,7 @@ from std_srvs.srv import Trigger
 from teleop_common.image_codec import decode_raw, encode_jpeg
 from teleop_common.node_support import Diagnostics, ErrorReporter, declare_config, run_node
 from teleop_common.stats import EventCounter
+from teleop_common.text import one_line, printable
 from teleop_session.episode_folder import checked_folder, recover_unfinished
 from teleop_session.episode_recorder import ERROR, EpisodeRecorder
 from teleop_session.episodes import message_class
@@ -72,10 +73,12 @@ class EpisodeRecorderNode(Node):
         image_topic = next(iter(sorted(f"{t}/compressed" for t in self.config.image_topics)), None)
         for item in recover_unfinished(folder, image_topic):
             if item.messages >= 0:
-                self.get_logger().warning(f"recovered unfinished episode {item.path}: {item.messages} messages "
-                                          f"({item.detail}); the original is kept as {item.path.name}.unfinished")
+                self.get_logger().warning(f"recovered unfinished episode {printable(str(item.path))}: {item.messages} "
+                                          f"messages ({one_line(item.detail)}); the original is kept as "
+                                          f"{printable(item.path.name)}.unfinished")
             else:
-                self.get_logger().error(f"unfinished episode {item.path} not recoverable: {item.detail}")
+                self.get_logger().error(f"unfinished episode {printable(str(item.path))} not recoverable: "
+                                        f"{one_line(item.detail)}")
 
     def _on_config(self, config: RecorderConfig) -> None:
         """task, jpeg_quality, compression, chunk size, guard: from the next episode; the rest: at restart."""
@@ -116,7 +119,7 @@ class EpisodeRecorderNode(Node):
                                      lambda data, t=topic: self.recorder.enqueue(t, data), qos, raw=True)
             self.recorder.types[topic] = types[0]
             self._pending.discard(topic)
-            self.get_logger().info(f"recording {topic} ({types[0]})")
+            self.get_logger().info(f"recording {printable(topic)} ({printable(types[0])})")
 
     def _compress(self, msg: Image) -> bytes:
         """A raw image as the serialized CompressedImage (JPEG) that is recorded (writer thread)."""
@@ -129,8 +132,8 @@ class EpisodeRecorderNode(Node):
     def _on_start(self, _: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         response.success, response.message = self.recorder.start(self.get_fully_qualified_name())
         if response.success:
-            self.get_logger().info(f"episode {self.recorder.episode['episode_index']} started: {response.message} "
-                                   f"(task '{self.config.task}')")
+            self.get_logger().info(f"episode {self.recorder.episode['episode_index']} started: "
+                                   f"{one_line(response.message)} (task {printable(self.config.task)})")
         return response
 
     def _on_stop(self, _: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
@@ -141,13 +144,13 @@ class EpisodeRecorderNode(Node):
             return response
         summary = ", ".join(f"{k}={figures[k]}" for k in ("duration_s", "image.frames", "image.dropped_frames")
                             if k in figures)
-        self.get_logger().info(f"episode stopped: {self.recorder.episode['path']} ({summary})")
+        self.get_logger().info(f"episode stopped: {printable(self.recorder.episode['path'])} ({summary})")
         response.success, response.message = True, f"{self.recorder.episode['path']} ({summary})"
         return response
 
     def close(self) -> None:
         if self.recorder.close() is not None:
-            self.get_logger().info(f"episode closed on shutdown: {self.recorder.episode['path']}")
+            self.get_logger().info(f"episode closed on shutdown: {printable(self.recorder.episode['path'])}")
 
 
 def main(args: list[str] | None = None) -> None:

@@ -114,6 +114,7 @@ class PartExpertsEstimator:
         self.hand_only = (HandOnlyTracker(experts.hand, experts.hand_tracker, config.hand_presence,
                                           config.refine_passes, config.one_euro, config.gap_fill)
                           if config.hand_only and config.enable_hands else None)
+        self._next_id = 1              # never rewound, not even by reset(): an id names one person per run
         self.reset()
 
     def reset(self) -> None:
@@ -123,7 +124,6 @@ class PartExpertsEstimator:
         self._palms = None             # this frame's whole-frame palms (None: the palm detector did not run)
         self._last_frame_palms = None  # the frame before's, for the phantom check of the people frame after them
         self._tracks: list[Track] = []
-        self._next_id = 1
         self._schedule = DetectionSchedule(self.config.max_people, self.config.detect_every_n_frames,
                                            self.hand_only is not None, self.config.reject_phantoms)
         self._lost_last_frame = False  # a track stopped coasting: look for its person at once

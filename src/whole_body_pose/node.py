@@ -16,13 +16,14 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 from whole_body_teleop.msg import WholeBodyPoseArray
 
-from teleop_common.camera import CameraError, CameraIntrinsics
+from teleop_common.camera import MIN_INFO_PX, CameraError, CameraIntrinsics
 from teleop_common.frame_slot import FrameSlot
 from teleop_common.image_codec import BadImageError, decode_compressed, decode_raw
 from teleop_common.node_support import (SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, StageTimes, declare_config,
                                         run_node)
 from teleop_common.pose_msgs import frame_to_msg, stamp_to_ns
 from teleop_common.stats import EventCounter, RollingStats
+from teleop_common.text import printable
 from teleop_common.timing import StageClock, dds_stages
 from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.draw import draw_poses
@@ -53,8 +54,8 @@ class WholeBodyPoseNode(Node):
         self._worker = threading.Thread(target=self._work, name="pose_worker", daemon=True)
         self._worker.start()
         image_topic = self.resolve_topic_name("image")
-        self.get_logger().info(f"estimator '{self.config.estimator}' on {self.config.runtime} ready; "
-                               f"waiting for images on {image_topic} (or {image_topic}/compressed)")
+        self.get_logger().info(f"estimator {printable(self.config.estimator)} on {printable(self.config.runtime)} "
+                               f"ready; waiting for images on {printable(image_topic)} (or /compressed)")
 
     def _figures(self) -> dict[str, Any]:
         return {"fps": self.latency.rate_hz(), "latency_ms_p50": self.latency.percentile(50),
@@ -64,8 +65,14 @@ class WholeBodyPoseNode(Node):
                 **dict(getattr(self.estimator, "stats", {}))}  # e.g. phantom_bodies rejected
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
+        """A CameraInfo that cannot be a real camera (focal lengths giving a field of view outside
+        10-170 degrees, or smaller than MIN_INFO_PX, which rescaling would blow up) is refused; the
+        last good one stays."""
         try:
-            self.camera = CameraIntrinsics.from_k(msg.k, msg.width, msg.height)
+            camera = CameraIntrinsics.from_k(msg.k, msg.width, msg.height).checked()
+            if min(camera.width, camera.height) < MIN_INFO_PX:
+                raise CameraError(f"{camera.width}x{camera.height} is smaller than {MIN_INFO_PX} px a side")
+            self.camera = camera
         except CameraError as error:
             self.report("bad_camera_info", f"ignoring CameraInfo: {error}")
 

@@ -5,7 +5,8 @@ runs every few frames (to find newcomers).  Identity is matched on what identifi
 shoulders (the detector's mid-shoulder keypoint vs the track's last landmarks), not on crops:
 body crops are inflated to the full-body extent, so for close or upper-body people they are larger
 than the image and neighbours' crops overlap.  A detection whose shoulders sit on a live track's is
-that person; near a recently lost track's last shoulders it revives that track under its id.
+that person; near a recently lost track's last shoulders it revives that track under a new id (ids are
+never reused in one run: the retargeting node judges whether it is the same person).
 """
 from __future__ import annotations
 
@@ -194,8 +195,10 @@ def associate(tracks: list[Track], det_keypoints: np.ndarray, det_scores: np.nda
             continue
         revived = min((t for t in lost if _near(t, shoulders, scale, REVIVE_SHOULDERS)),
                       key=lambda t: float(np.linalg.norm(t.shoulders - shoulders)), default=None)
-        if revived is not None:
-            lost.remove(revived)
+        if revived is not None:                # its crops and held parts help; its id is retired: whoever
+            lost.remove(revived)               # comes back there may be someone else (the robot side decides)
+            revived.track_id, next_id = next_id, next_id + 1
+            revived.filters = None
             revived.roi, revived.score = rois[i].copy(), float(det_scores[i])
             revived.shoulders, revived.scale = shoulders.copy(), scale
             live.append(revived)

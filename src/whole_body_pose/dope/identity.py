@@ -15,13 +15,13 @@ class BoxIdentity:
     def __init__(self, min_iou: float = 0.3, max_missed: int = 5) -> None:
         self.min_iou = min_iou
         self.max_missed = max_missed          # frames an unseen id is kept for a returning person
+        self._next_id = 1                     # never rewound, not even by reset(): ids are unique per run
         self.reset()
 
     def reset(self) -> None:
         self._boxes = np.zeros((0, 4))        # last box of each remembered id
         self._ids: list[int] = []
         self._missed: list[int] = []          # frames since each id was last seen
-        self._next_id = 1
 
     def assign(self, boxes: np.ndarray) -> list[int]:
         """Ids for `boxes` (N, 4: x0, y0, x1, y1); boxes with NaN get fresh ids and are not kept."""
