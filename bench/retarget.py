@@ -23,7 +23,8 @@ import mink
 import mujoco
 import numpy as np
 
-from pose_retarget.config import RetargetNodeConfig, load_robot_config
+from pose_retarget.config import RetargetNodeConfig
+from robot_model.config import load_robot_config
 from pose_retarget.retargeter import Retargeter
 from pose_retarget.robot import Robot
 from pose_retarget.sim import SimulatedRobot

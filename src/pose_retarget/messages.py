@@ -1,9 +1,8 @@
 """RetargetResult -> ROS messages (message types only, no rclpy): commands, status, markers."""
 from __future__ import annotations
 
-from builtin_interfaces.msg import Duration, Time
+from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
-from sensor_msgs.msg import JointState
 from std_msgs.msg import ColorRGBA, Header
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from visualization_msgs.msg import Marker, MarkerArray
@@ -21,15 +20,12 @@ def _duration(seconds: float) -> Duration:
     return Duration(sec=int(seconds), nanosec=int((seconds % 1.0) * 1e9))
 
 
-def trajectory(names: tuple[str, ...], positions, seconds: float) -> JointTrajectory:
-    """One point, reached `seconds` from now (stamp 0: start on receipt)."""
-    point = JointTrajectoryPoint(positions=[float(p) for p in positions], time_from_start=_duration(seconds))
+def trajectory(names: tuple[str, ...], positions, seconds: float, at_rest: bool = False) -> JointTrajectory:
+    """One point, reached `seconds` from now (stamp 0: start on receipt); `at_rest`: with zero velocities,
+    so a JointTrajectoryController blends into it with a cubic from its current velocity."""
+    point = JointTrajectoryPoint(positions=[float(p) for p in positions], time_from_start=_duration(seconds),
+                                 velocities=[0.0] * len(positions) if at_rest else [])
     return JointTrajectory(joint_names=list(names), points=[point])
-
-
-def joint_state(stamp: Time, names: list[str], positions, velocities) -> JointState:
-    return JointState(header=Header(stamp=stamp), name=list(names), position=[float(p) for p in positions],
-                      velocity=[float(v) for v in velocities])
 
 
 def _pose(arm: ArmResult) -> Pose:

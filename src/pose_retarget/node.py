@@ -1,15 +1,15 @@
-"""ROS 2 node: operator poses in, checked robot commands out (thin wrapper around Retargeter).
+"""ROS 2 node: operator poses and the robot's measured joint states in, checked robot commands out
+(thin wrapper around Retargeter).
 
-Per pose message: one Retargeter.step(), then the simulated robot advances and everything is
-published; an input the core drops as too fast is only counted (`dropped.too_fast`), a rejected one
-is counted as `error.<kind>`.  A timer holds the robot (status INPUT_STALE) when pose messages
+Per pose message: one Retargeter.step(), then everything is published; an input the core drops as
+too fast is only counted (`dropped.too_fast`), a rejected one is counted as `error.<kind>`.  Joint
+states (`state.topic`) go to the core as they arrive; a refused one is counted as `error.bad_joint_state`.  A timer holds the robot (status INPUT_STALE) when pose messages
 stop, which also lets the core disengage from an operator unseen for `operator.lost_timeout_s`.  All callbacks
 share the node's default mutually exclusive group, so the core is never entered twice at once.
 """
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from rclpy.node import Node
@@ -22,10 +22,10 @@ from visualization_msgs.msg import MarkerArray
 from whole_body_teleop.msg import TeleopStatus, WholeBodyPoseArray
 
 from pose_retarget import messages
-from pose_retarget.config import ROBOTS_DIR, RetargetNodeConfig, load_robot_config
+from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.retargeter import Retargeter, RetargetResult
 from pose_retarget.robot import Robot
-from pose_retarget.sim import SimulatedRobot
+from robot_model.config import load_robot_config, robots_dir
 from teleop_common.node_support import (STATE_QOS, Diagnostics, ErrorReporter, StageTimes, ThrottledLog, declare_config,
                                         run_node)
 from teleop_common.pose_msgs import PoseMessageError, msg_to_frame, ns_to_stamp, stamp_to_ns
@@ -34,23 +34,13 @@ from teleop_common.timing import dds_stages
 from teleop_common.status import Reason
 
 
-def _robots_dir(configured: str) -> str:
-    """'' = the repository's config/robots, or else the installed package's share/ copy."""
-    if configured or ROBOTS_DIR.is_dir():
-        return configured
-    from ament_index_python.packages import get_package_share_directory
-
-    return str(Path(get_package_share_directory("whole_body_teleop")) / "config" / "robots")
-
-
 class PoseRetargetNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("pose_retarget", **kwargs)
         self.config = declare_config(self, RetargetNodeConfig)
-        robot = Robot(load_robot_config(self.config.robot, _robots_dir(self.config.robots_dir)))
+        robot = Robot(load_robot_config(self.config.robot, robots_dir(self.config.robots_dir)))
         self.retargeter = Retargeter(self.config, robot)
         self.robot = self.retargeter.robot
-        self.sim = SimulatedRobot(self.robot, self.config.sim_max_substeps)
         self.counters = EventCounter()
         self.report = ErrorReporter(self, self.counters)
         self.hold_log = ThrottledLog(self)
@@ -58,11 +48,11 @@ class PoseRetargetNode(Node):
         self._last_input_ns = self._now_ns()
 
         self.create_subscription(WholeBodyPoseArray, "poses", self._on_poses, STATE_QOS)
+        self.create_subscription(JointState, self.config.state.topic, self._on_joint_state, STATE_QOS)
         self.arm_pubs = {arm.name: self.create_publisher(JointTrajectory, f"{arm.name}/joint_trajectory", STATE_QOS)
                          for arm in self.robot.arms}
         self.gripper_pubs = {arm.name: self.create_publisher(JointTrajectory, f"{arm.name}/gripper/joint_trajectory",
                                                              STATE_QOS) for arm in self.robot.arms}
-        self.joint_state_pub = self.create_publisher(JointState, "joint_states", STATE_QOS)
         self.status_pub = self.create_publisher(TeleopStatus, "teleop_status", STATE_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, "retarget_markers", STATE_QOS)
         self.create_service(SetBool, "~/engage", self._on_engage)
@@ -102,6 +92,11 @@ class PoseRetargetNode(Node):
             self.report(result.rejected, result.arms[0].detail)
         self._publish(result, {**stages, **result.stage_ms})
 
+    def _on_joint_state(self, msg: JointState) -> None:
+        problem = self.retargeter.observe_state(list(msg.name), list(msg.position), self._now_ns())
+        if problem:
+            self.report("bad_joint_state", problem)
+
     def _watchdog(self) -> None:
         now = self._now_ns()
         if (now - self._last_input_ns) * 1e-9 > self.config.input.stale_timeout_s:
@@ -113,8 +108,7 @@ class PoseRetargetNode(Node):
         return response
 
     def _publish(self, result: RetargetResult, stages: dict[str, float] | None = None) -> None:
-        """Commands, then the status answering them (the end of the camera -> command chain), then
-        the simulated robot (50 substeps per input frame at most) and what shows it."""
+        """Commands, then the status answering them (the end of the camera -> command chain) and markers."""
         if result.disengaged:
             self.counters["disengaged"] += 1
             self.get_logger().warning(f"disengaged: {result.disengaged}")
@@ -124,8 +118,9 @@ class PoseRetargetNode(Node):
                 self.counters[f"hold.{arm.reason.name}"] += 1
             if arm.detail:
                 self.hold_log.info(arm.name, f"{arm.name} holds: {arm.detail}")
-            if result.engaged:
-                self.arm_pubs[arm.name].publish(messages.trajectory(arm.joint_names, arm.positions, result.dt))
+            if result.engaged and arm.duration_s > 0.0:
+                self.arm_pubs[arm.name].publish(messages.trajectory(arm.joint_names, arm.positions, arm.duration_s,
+                                                                    at_rest=True))
                 self.gripper_pubs[arm.name].publish(
                     messages.trajectory(arm.gripper_joint_names, arm.gripper_positions, result.dt))
         # Stamped like the pose message it answers (or the time of a hold), in the robot's base frame.
@@ -133,11 +128,6 @@ class PoseRetargetNode(Node):
         self.status_pub.publish(messages.status(header, result))
         if stages is not None:
             self.stage_times.publish(header.stamp, {**stages, "command": (time.perf_counter() - started) * 1e3})
-        started = time.perf_counter()
-        self.sim.advance(result.command, result.dt)
-        self.stage_times.stats.add({"sim": (time.perf_counter() - started) * 1e3}, time.monotonic())
-        self.joint_state_pub.publish(messages.joint_state(self.get_clock().now().to_msg(), self.sim.joint_names,
-                                                          self.sim.positions, self.sim.velocities))
         if self.marker_pub.get_subscription_count():
             self.marker_pub.publish(messages.markers(header, result))
 

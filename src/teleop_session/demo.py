@@ -29,7 +29,7 @@ from pathlib import Path  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from pose_retarget.config import load_robot_config  # noqa: E402
+from robot_model.config import load_robot_config  # noqa: E402
 from pose_retarget.robot import Robot  # noqa: E402
 from teleop_common.config import load  # noqa: E402
 from teleop_common.frame_sources import CameraSourceError, open_source, resolve_backend  # noqa: E402

@@ -1,0 +1,105 @@
+"""The robot's measured joint state as the retargeting core uses it (no rclpy).
+
+Commands start from what the robot measures, not from what this node believes: while disengaged (and
+so after this node's restart) the commanded configuration is the measured one, so the first command
+continues from where the arm is.  While engaged, an arm holds with its own reason when the state is
+older than `state.stale_timeout_s` (STATE_STALE: nothing is sent, so a robot that comes back is not
+sent stale targets), or when the arm is farther than `state.max_divergence_rad` from where its
+controller should be by now (STATE_DIVERGED: a robot restarted, pushed or blocked); the arm then
+restarts from the measured pose, slowly.  Joint names are the controllers' (robot description's
+`controller_joints`), as a joint_state_broadcaster publishes them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pose_retarget.command_shaper import CommandShaper
+from pose_retarget.config import StateConfig
+from pose_retarget.robot import Robot
+from teleop_common.status import Reason
+
+
+class MeasuredState:
+    """The last joint state in the model's configuration layout, and when it arrived."""
+
+    def __init__(self, robot: Robot, config: StateConfig) -> None:
+        self.robot, self.config = robot, config
+        self.q = robot.home.copy()
+        self.received_ns: int | None = None
+        self._qpos: dict[str, int] = {}
+        for arm in robot.arms:
+            self._qpos.update(zip(arm.command_names, (int(i) for i in arm.qpos)))
+            self._qpos.update(zip(arm.gripper_command_names, (int(i) for i in arm.gripper_command_qpos)))
+        self._required = set(self._qpos)
+        self._mimic = {m.joint: int(i) for arm in robot.arms
+                       for m, i in zip(arm.config.gripper.mimic, arm.gripper_qpos[arm.gripper_commanded:])}
+
+    def update(self, names: list[str], positions: list[float], now_ns: int) -> str | None:
+        """Take a JointState's names and positions; returns why it was refused, if it was."""
+        if len(names) != len(positions):
+            return f"{len(names)} names for {len(positions)} positions"
+        values = dict(zip(names, positions))
+        missing = self._required - set(values)
+        if missing:
+            return f"joint state lacks {sorted(missing)}"
+        used = [(self._qpos[n], values[n]) for n in self._required]
+        if not all(np.isfinite(v) for _, v in used):
+            return "joint state holds NaN or infinite positions"
+        for index, value in used:
+            self.q[index] = value
+        for arm in self.robot.arms:      # fingers mimicking a leader: measured if published, else derived
+            mimic = arm.gripper_qpos[arm.gripper_commanded:]
+            self.q[mimic] = arm.gripper_positions(arm.gripper_opening(self.q))[arm.gripper_commanded:]
+        for name, index in self._mimic.items():
+            if name in values and np.isfinite(values[name]):
+                self.q[index] = values[name]
+        self.received_ns = now_ns
+        return None
+
+    def age_s(self, now_ns: int) -> float:
+        return float("inf") if self.received_ns is None else (now_ns - self.received_ns) * 1e-9
+
+    def fresh(self, now_ns: int) -> bool:
+        return self.age_s(now_ns) <= self.config.stale_timeout_s
+
+
+class StateGate:
+    """Seeds the commanded configuration from the measured one and holds arms the state disowns;
+    shapes each arm command's duration for its controller (command_shaper)."""
+
+    def __init__(self, robot: Robot, config: StateConfig) -> None:
+        self.robot, self.config = robot, config
+        self.measured = MeasuredState(robot, config)
+        self.shapers = {arm.name: CommandShaper(arm.max_velocity, arm.max_acceleration, config.speed_margin)
+                        for arm in robot.arms}
+
+    def check(self, q: np.ndarray, engaged: bool, now_ns: int) -> tuple[dict[str, tuple[Reason, str]], set[str]]:
+        """Per arm, a reason to hold (if any); `q` (the commanded configuration) is re-seeded in place
+        from the measured one where the robot, not this node, decides.  Also returns the re-seeded arms."""
+        state = self.measured
+        if not state.fresh(now_ns):
+            age = state.age_s(now_ns)
+            detail = "no joint state received yet" if state.received_ns is None else \
+                f"joint state {age:.2f} s old (state.stale_timeout_s {self.config.stale_timeout_s} s)"
+            return {arm.name: (Reason.STATE_STALE, detail) for arm in self.robot.arms}, set()
+        if not engaged:
+            q[:] = state.q
+            for arm in self.robot.arms:
+                self.shapers[arm.name].reset(state.q[arm.qpos], now_ns)
+            return {}, {arm.name for arm in self.robot.arms}
+        problems, reseeded = {}, set()
+        for arm in self.robot.arms:
+            expected, _ = self.shapers[arm.name].expected(now_ns)
+            divergence = float(np.max(np.abs(state.q[arm.qpos] - expected)))
+            if divergence > self.config.max_divergence_rad:
+                problems[arm.name] = (Reason.STATE_DIVERGED, f"measured {divergence:.3f} rad from the commanded "
+                                      f"setpoint (state.max_divergence_rad {self.config.max_divergence_rad})")
+                q[arm.qpos] = state.q[arm.qpos]
+                q[arm.gripper_qpos] = state.q[arm.gripper_qpos]
+                self.shapers[arm.name].reset(state.q[arm.qpos], now_ns)
+                reseeded.add(arm.name)
+        return problems, reseeded
+
+    def duration(self, arm_name: str, positions: np.ndarray, now_ns: int, min_s: float) -> float:
+        """time_from_start of the command to `positions` sent now."""
+        return self.shapers[arm_name].command(positions, now_ns, min_s)
