@@ -25,7 +25,9 @@ class MeasuredState:
     def __init__(self, robot: Robot, config: StateConfig) -> None:
         self.robot, self.config = robot, config
         self.q = robot.home.copy()
-        self.received_ns: int | None = None
+        self.velocity = np.zeros(robot.model.nv)
+        self.received_ns: int | None = None      # this node's clock: freshness
+        self.stamp_ns = 0                        # when it was measured (the state's stamp, else its receipt)
         self._qpos: dict[str, int] = {}
         for arm in robot.arms:
             self._qpos.update(zip(arm.command_names, (int(i) for i in arm.qpos)))
@@ -34,8 +36,10 @@ class MeasuredState:
         self._mimic = {m.joint: int(i) for arm in robot.arms
                        for m, i in zip(arm.config.gripper.mimic, arm.gripper_qpos[arm.gripper_commanded:])}
 
-    def update(self, names: list[str], positions: list[float], now_ns: int) -> str | None:
-        """Take a JointState's names and positions; returns why it was refused, if it was."""
+    def update(self, names: list[str], positions: list[float], now_ns: int, stamp_ns: int = 0,
+               velocities: list[float] | None = None) -> str | None:
+        """Take a JointState's names, positions (and velocities) and stamp; returns why it was refused, if it was.
+        A stamp that is 0 or ahead of this node's clock (another machine's clock) counts as measured on receipt."""
         if len(names) != len(positions):
             return f"{len(names)} names for {len(positions)} positions"
         values = dict(zip(names, positions))
@@ -47,6 +51,10 @@ class MeasuredState:
             return "joint state holds NaN or infinite positions"
         for index, value in used:
             self.q[index] = value
+        speeds = dict(zip(names, velocities or ()))
+        for arm in self.robot.arms:
+            self.velocity[arm.dofs] = [float(speeds.get(n, 0.0)) if np.isfinite(speeds.get(n, 0.0)) else 0.0
+                                       for n in arm.command_names]
         for arm in self.robot.arms:      # fingers mimicking a leader: measured if published, else derived
             mimic = arm.gripper_qpos[arm.gripper_commanded:]
             self.q[mimic] = arm.gripper_positions(arm.gripper_opening(self.q))[arm.gripper_commanded:]
@@ -54,6 +62,7 @@ class MeasuredState:
             if name in values and np.isfinite(values[name]):
                 self.q[index] = values[name]
         self.received_ns = now_ns
+        self.stamp_ns = stamp_ns if 0 < stamp_ns <= now_ns else now_ns
         return None
 
     def age_s(self, now_ns: int) -> float:
@@ -89,17 +98,19 @@ class StateGate:
             return {}, {arm.name for arm in self.robot.arms}
         problems, reseeded = {}, set()
         for arm in self.robot.arms:
-            expected, _ = self.shapers[arm.name].expected(now_ns)
+            if not self.shapers[arm.name].seeded:            # engaged without a fresh state before: start here
+                self.shapers[arm.name].reset(state.q[arm.qpos], now_ns)
+            expected, _ = self.shapers[arm.name].expected(state.stamp_ns)    # where it should have been then
             divergence = float(np.max(np.abs(state.q[arm.qpos] - expected)))
             if divergence > self.config.max_divergence_rad:
                 problems[arm.name] = (Reason.STATE_DIVERGED, f"measured {divergence:.3f} rad from the commanded "
                                       f"setpoint (state.max_divergence_rad {self.config.max_divergence_rad})")
                 q[arm.qpos] = state.q[arm.qpos]
                 q[arm.gripper_qpos] = state.q[arm.gripper_qpos]
-                self.shapers[arm.name].reset(state.q[arm.qpos], now_ns)
+                self.shapers[arm.name].reset(state.q[arm.qpos], now_ns, state.velocity[arm.dofs])
                 reseeded.add(arm.name)
         return problems, reseeded
 
     def duration(self, arm_name: str, positions: np.ndarray, now_ns: int, min_s: float) -> float:
         """time_from_start of the command to `positions` sent now."""
-        return self.shapers[arm_name].command(positions, now_ns, min_s)
+        return self.shapers[arm_name].command(positions, now_ns, min_s, self.config.delay_jitter_s)

@@ -26,8 +26,8 @@ from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.retargeter import Retargeter, RetargetResult
 from pose_retarget.robot import Robot
 from robot_model.config import load_robot_config, robots_dir
-from teleop_common.node_support import (STATE_QOS, Diagnostics, ErrorReporter, StageTimes, ThrottledLog, declare_config,
-                                        run_node)
+from teleop_common.node_support import (SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, StageTimes, ThrottledLog,
+                                        declare_config, run_node)
 from teleop_common.pose_msgs import PoseMessageError, msg_to_frame, ns_to_stamp, stamp_to_ns
 from teleop_common.stats import EventCounter, RollingStats
 from teleop_common.timing import dds_stages
@@ -48,7 +48,8 @@ class PoseRetargetNode(Node):
         self._last_input_ns = self._now_ns()
 
         self.create_subscription(WholeBodyPoseArray, "poses", self._on_poses, STATE_QOS)
-        self.create_subscription(JointState, self.config.state.topic, self._on_joint_state, STATE_QOS)
+        # Only the newest joint state matters: a queue of them would only be worked off late.
+        self.create_subscription(JointState, self.config.state.topic, self._on_joint_state, SENSOR_QOS)
         self.arm_pubs = {arm.name: self.create_publisher(JointTrajectory, f"{arm.name}/joint_trajectory", STATE_QOS)
                          for arm in self.robot.arms}
         self.gripper_pubs = {arm.name: self.create_publisher(JointTrajectory, f"{arm.name}/gripper/joint_trajectory",
@@ -93,7 +94,8 @@ class PoseRetargetNode(Node):
         self._publish(result, {**stages, **result.stage_ms})
 
     def _on_joint_state(self, msg: JointState) -> None:
-        problem = self.retargeter.observe_state(list(msg.name), list(msg.position), self._now_ns())
+        problem = self.retargeter.observe_state(list(msg.name), list(msg.position), self._now_ns(),
+                                                stamp_to_ns(msg.header.stamp), list(msg.velocity))
         if problem:
             self.report("bad_joint_state", problem)
 

@@ -140,6 +140,7 @@ class Retargeter:
             return True, "already engaged"
         if not self.state.measured.fresh(now_ns):
             return False, "no fresh joint state from the robot"
+        self._seed_from_state(now_ns)        # engaging starts from where the robot is now
         age = (now_ns - self._targets_stamp_ns) * 1e-9
         fresh = -self.config.input.max_future_s <= age <= self.config.input.stale_timeout_s
         if not fresh or not self._targets or self.selector.track_id is None:
@@ -245,8 +246,9 @@ class Retargeter:
             verdicts = self._move(movable, dt, scale, clock)
             self.syncing -= self._near()
         result = self._result(frame.stamp_ns, dt, targets, {**problems, **state_problems}, verdicts, rejected)
-        self._shape(result, now_ns, state_problems)
         clock.lap("check")
+        # The commands leave after this cycle's work: their controller's segment starts then, not at input.
+        self._shape(result, now_ns + int(sum(clock.stages.values()) * 1e6), state_problems)
         result.stage_ms = clock.stages
         return result
 
@@ -260,9 +262,10 @@ class Retargeter:
         self._shape(result, now_ns, state_problems)
         return result
 
-    def observe_state(self, names: list[str], positions: list[float], now_ns: int) -> str | None:
+    def observe_state(self, names: list[str], positions: list[float], now_ns: int, stamp_ns: int = 0,
+                      velocities: list[float] | None = None) -> str | None:
         """The robot's measured joint state (controller joint names); returns why it was refused, if it was."""
-        return self.state.measured.update(names, positions, now_ns)
+        return self.state.measured.update(names, positions, now_ns, stamp_ns, velocities)
 
     def _seed_from_state(self, now_ns: int) -> dict[str, tuple[Reason, str]]:
         """Commands continue from the measured pose where the robot decides (disengaged, diverged);

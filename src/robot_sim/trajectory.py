@@ -1,10 +1,11 @@
 """A JointTrajectoryController's interpolation, without ROS: what a ros2_control arm does with a
 `JointTrajectory` (ros2_controllers' joint_trajectory_controller, Kilted).
 
-- A valid trajectory **replaces** the running one; it starts from the controller's current desired
-  state (position and velocity: `interpolate_from_desired_state`, meant for streaming) or from the
-  measured state.  Stamp 0 starts now; a non-zero stamp is an absolute start on the controller's
-  clock, and a trajectory that has already ended is refused.
+- A valid trajectory **replaces** the running one; it blends, from now, from the controller's current
+  desired state (position and velocity: `interpolate_from_desired_state`, meant for streaming) or from
+  the measured state into its points.  Stamp 0 starts now; a non-zero stamp is an absolute start on
+  the controller's clock (points already past are skipped), and a trajectory that has already ended is
+  refused.
 - Per segment, from what both ends carry: positions only -> linear; with velocities -> cubic.  A
   first point at time 0 gets no blend (the setpoint jumps to it).  After the last point the setpoint
   stays there.
@@ -107,16 +108,17 @@ class TrajectoryFollower:
         if start + points[-1].time_s < now_s:
             raise Rejected("ended", f"the trajectory ended {now_s - start - points[-1].time_s:.3f} s ago")
         current_p, current_v = self.sample(now_s) if self.from_desired or measured is None else measured
-        knots = [_Knot(start, current_p, current_v)] if points[0].time_s > 0.0 else []
+        # Blend from the current state, now, into the points still ahead (a first point at 0 started now: a jump).
+        knots = [] if start == now_s and points[0].time_s == 0.0 else [_Knot(now_s, current_p, current_v)]
         for point in points:
+            if start + point.time_s < now_s:
+                continue
             positions, velocities = current_p.copy(), None
             positions[order] = point.positions
             if point.velocities:
                 velocities = np.zeros(len(self.joint_names))
                 velocities[order] = point.velocities
             knots.append(_Knot(start + point.time_s, positions, velocities))
-        if start > now_s:            # a future start holds the current setpoint until then
-            knots.insert(0, _Knot(now_s, current_p, None))
         self._knots = knots
 
     def command(self, positions: list[float], now_s: float) -> None:
