@@ -11,6 +11,7 @@ from robot_sim.plant import Plant
 from robot_sim.trajectory import TrajectoryPoint
 from teleop_common.pose import PoseFrame
 from teleop_common.status import Reason
+from teleop_common.timing import StageClock
 
 CONTROL_PERIOD_S = 0.005
 
@@ -22,22 +23,31 @@ class RobotInTheLoop(Retargeter):
         now_s = now_ns * 1e-9
         if self.plant is None:
             self.plant = Plant(self.robot.config, CONTROL_PERIOD_S, start_s=now_s - 0.1)
-        self.plant.advance_to(now_s, max_cycles=10_000)
+        self._advance(now_s)
         assert self.observe_state(list(self.plant.joint_names), list(self.plant.positions), now_ns) is None
+
+    def command_time(self, now_ns: int, clock: StageClock) -> int:
+        return now_ns          # in the tests' time, a cycle takes no time
+
+    def _advance(self, t_s: float) -> None:
+        self.plant.advance_to(t_s, max_cycles=100_000)
 
     def _command(self, result: RetargetResult, now_ns: int) -> None:
         if not result.engaged or result.rejected == "too_fast":
             return
         for arm in result.arms:
-            if arm.duration_s <= 0.0:
+            segment = arm.segment
+            if segment is None:
                 continue
-            for name, names, point in (
-                    (arm.name, arm.joint_names, TrajectoryPoint(arm.duration_s, tuple(arm.positions),
-                                                                (0.0,) * len(arm.positions))),
-                    (f"{arm.name}/gripper", arm.gripper_joint_names,
-                     TrajectoryPoint(result.dt, tuple(arm.gripper_positions)))):
-                controller = self.plant.controller(name)
-                controller.follower.set_trajectory(list(names), [point], 0.0, now_ns * 1e-9)
+            zero = (0.0,) * len(segment.goal)
+            self.plant.controller(arm.name).follower.set_trajectory(
+                list(arm.joint_names), [TrajectoryPoint(0.0, tuple(segment.p0), tuple(segment.v0)),
+                                        TrajectoryPoint(segment.duration_s, tuple(segment.goal), zero)],
+                segment.start_ns * 1e-9, self.plant.time_s)
+            self.plant.controller(f"{arm.name}/gripper").follower.set_trajectory(
+                list(arm.gripper_joint_names), [TrajectoryPoint(max(result.dt, self.config.state.max_delay_s),
+                                                                tuple(arm.gripper_positions))], 0.0,
+                self.plant.time_s)
 
     def step(self, frame: PoseFrame, now_ns: int) -> RetargetResult:
         self._observe(now_ns)

@@ -78,7 +78,7 @@ def test_disengaged_robot_does_not_move() -> None:
         np.testing.assert_array_equal(result.command, retargeter.state.measured.q)   # no command but where it is
         first = result.command if first is None else first
         np.testing.assert_allclose(result.command, first, atol=0.01)                 # ... and it stays there
-        assert all(arm.held and arm.target_position is not None and arm.duration_s == 0.0 for arm in result.arms)
+        assert all(arm.held and arm.target_position is not None and arm.segment is None for arm in result.arms)
 
 
 def far_pose(retargeter: RobotInTheLoop) -> np.ndarray:

@@ -99,7 +99,8 @@ class StateConfig(Validated):
     stale_timeout_s: float = bounded(0.25, 0.005, 10.0)    # older: every arm holds (STATE_STALE)
     max_divergence_rad: float = bounded(0.15, 0.001, 3.2)  # measured vs where the commands put the controller
     speed_margin: float = bounded(0.9, 0.1, 1.0)           # commands are shaped to this fraction of the limits
-    delay_jitter_s: float = bounded(0.01, 0.0, 0.2)        # variation of the delay until the controller starts a command
+    max_lag_s: float = bounded(0.15, 0.0, 2.0)             # the measured joints may lag the setpoint this long
+    max_delay_s: float = bounded(0.05, 0.0, 1.0)           # commands start this long after they are sent
 
 
 @dataclass

@@ -6,17 +6,21 @@ continues from where the arm is.  While engaged, an arm holds with its own reaso
 older than `state.stale_timeout_s` (STATE_STALE: nothing is sent, so a robot that comes back is not
 sent stale targets), or when the arm is farther than `state.max_divergence_rad` from where its
 controller should be by now (STATE_DIVERGED: a robot restarted, pushed or blocked); the arm then
-restarts from the measured pose, slowly.  Joint names are the controllers' (robot description's
+restarts from the measured pose, slowly.  The setpoint is known exactly (command_shaper); the measured
+joints may lag it by up to `state.max_lag_s` (servo and transport) before that counts as divergence.  Joint names are the controllers' (robot description's
 `controller_joints`), as a joint_state_broadcaster publishes them.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from pose_retarget.command_shaper import CommandShaper
+from pose_retarget.command_shaper import CommandShaper, Segment
 from pose_retarget.config import StateConfig
 from pose_retarget.robot import Robot
 from teleop_common.status import Reason
+
+
+_STILL_RAD_S = 0.05     # measured joint speeds below this: the arm has stopped
 
 
 class MeasuredState:
@@ -79,7 +83,9 @@ class StateGate:
     def __init__(self, robot: Robot, config: StateConfig) -> None:
         self.robot, self.config = robot, config
         self.measured = MeasuredState(robot, config)
-        self.shapers = {arm.name: CommandShaper(arm.max_velocity, arm.max_acceleration, config.speed_margin)
+        self._settling: dict[str, str] = {}    # diverged arms waiting to be still, and why they diverged
+        self.shapers = {arm.name: CommandShaper(arm.max_velocity, arm.max_acceleration, config.speed_margin,
+                                                config.max_delay_s)
                         for arm in robot.arms}
 
     def check(self, q: np.ndarray, engaged: bool, now_ns: int) -> tuple[dict[str, tuple[Reason, str]], set[str]]:
@@ -92,6 +98,7 @@ class StateGate:
                 f"joint state {age:.2f} s old (state.stale_timeout_s {self.config.stale_timeout_s} s)"
             return {arm.name: (Reason.STATE_STALE, detail) for arm in self.robot.arms}, set()
         if not engaged:
+            self._settling.clear()
             q[:] = state.q
             for arm in self.robot.arms:
                 self.shapers[arm.name].reset(state.q[arm.qpos], now_ns)
@@ -100,17 +107,32 @@ class StateGate:
         for arm in self.robot.arms:
             if not self.shapers[arm.name].seeded:            # engaged without a fresh state before: start here
                 self.shapers[arm.name].reset(state.q[arm.qpos], now_ns)
-            expected, _ = self.shapers[arm.name].expected(state.stamp_ns)    # where it should have been then
-            divergence = float(np.max(np.abs(state.q[arm.qpos] - expected)))
-            if divergence > self.config.max_divergence_rad:
-                problems[arm.name] = (Reason.STATE_DIVERGED, f"measured {divergence:.3f} rad from the commanded "
-                                      f"setpoint (state.max_divergence_rad {self.config.max_divergence_rad})")
-                q[arm.qpos] = state.q[arm.qpos]
-                q[arm.gripper_qpos] = state.q[arm.gripper_qpos]
-                self.shapers[arm.name].reset(state.q[arm.qpos], now_ns, state.velocity[arm.dofs])
-                reseeded.add(arm.name)
+            if arm.name not in self._settling:
+                divergence = self._divergence(arm.name, state.q[arm.qpos], state.stamp_ns)
+                if divergence <= self.config.max_divergence_rad:
+                    continue
+                self._settling[arm.name] = f"measured {divergence:.3f} rad from the commanded setpoint " \
+                                           f"(state.max_divergence_rad {self.config.max_divergence_rad})"
+            # Nothing is sent until the arm is still (its controller ends what it has); then it restarts from there.
+            q[arm.qpos] = state.q[arm.qpos]
+            q[arm.gripper_qpos] = state.q[arm.gripper_qpos]
+            reseeded.add(arm.name)
+            if np.max(np.abs(state.velocity[arm.dofs])) <= _STILL_RAD_S:
+                self.shapers[arm.name].reset(state.q[arm.qpos], now_ns)
+                problems[arm.name] = (Reason.STATE_DIVERGED, self._settling.pop(arm.name))
+            else:
+                problems[arm.name] = (Reason.STATE_DIVERGED, self._settling[arm.name] + "; waiting for the arm to stop")
         return problems, reseeded
 
-    def duration(self, arm_name: str, positions: np.ndarray, now_ns: int, min_s: float) -> float:
-        """time_from_start of the command to `positions` sent now."""
-        return self.shapers[arm_name].command(positions, now_ns, min_s, self.config.delay_jitter_s)
+    def _divergence(self, arm_name: str, measured: np.ndarray, stamp_ns: int) -> float:
+        """rad from the measured joints to where the setpoint was over the last `state.max_lag_s` before the
+        measurement (a servo and its transport lag behind the setpoint; that is not a divergence)."""
+        shaper = self.shapers[arm_name]
+        lag_ns = int(self.config.max_lag_s * 1e9)
+        path = np.array([shaper.expected(stamp_ns - k * lag_ns // 8)[0] for k in range(9)])
+        outside = np.maximum(path.min(axis=0) - measured, measured - path.max(axis=0))
+        return float(np.max(np.maximum(outside, 0.0)))
+
+    def command(self, arm_name: str, positions: np.ndarray, now_ns: int, min_s: float) -> Segment | None:
+        """The command segment to `positions` sent now (command_shaper; None: send none this cycle)."""
+        return self.shapers[arm_name].command(positions, now_ns, min_s)

@@ -120,11 +120,10 @@ class PoseRetargetNode(Node):
                 self.counters[f"hold.{arm.reason.name}"] += 1
             if arm.detail:
                 self.hold_log.info(arm.name, f"{arm.name} holds: {arm.detail}")
-            if result.engaged and arm.duration_s > 0.0:
-                self.arm_pubs[arm.name].publish(messages.trajectory(arm.joint_names, arm.positions, arm.duration_s,
-                                                                    at_rest=True))
-                self.gripper_pubs[arm.name].publish(
-                    messages.trajectory(arm.gripper_joint_names, arm.gripper_positions, result.dt))
+            if result.engaged and arm.segment is not None:
+                self.arm_pubs[arm.name].publish(messages.segment_trajectory(arm.joint_names, arm.segment))
+                self.gripper_pubs[arm.name].publish(messages.trajectory(
+                    arm.gripper_joint_names, arm.gripper_positions, max(result.dt, self.config.state.max_delay_s)))
         # Stamped like the pose message it answers (or the time of a hold), in the robot's base frame.
         header = Header(stamp=ns_to_stamp(result.stamp_ns), frame_id=self.robot.config.base_frame)
         self.status_pub.publish(messages.status(header, result))

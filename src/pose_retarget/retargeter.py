@@ -23,6 +23,7 @@ import numpy as np
 
 from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.gripper import GripperFilter
+from pose_retarget.command_shaper import Segment
 from pose_retarget.ik import ArmIK
 from pose_retarget.input_check import frame_problem
 from pose_retarget.mapping import ArmTarget, InputInvalid, Mapper
@@ -54,7 +55,7 @@ class ArmResult:
     target_position: np.ndarray | None  # robot base frame
     target_quaternion: np.ndarray | None  # w, x, y, z, robot base frame
     detail: str = ""                    # why the input was rejected, if it was
-    duration_s: float = 0.0             # time_from_start of the arm command (command_shaper); 0: send none
+    segment: Segment | None = None      # the arm command (command_shaper); None: send none
 
 
 @dataclass
@@ -247,8 +248,7 @@ class Retargeter:
             self.syncing -= self._near()
         result = self._result(frame.stamp_ns, dt, targets, {**problems, **state_problems}, verdicts, rejected)
         clock.lap("check")
-        # The commands leave after this cycle's work: their controller's segment starts then, not at input.
-        self._shape(result, now_ns + int(sum(clock.stages.values()) * 1e6), state_problems)
+        self._shape(result, self.command_time(now_ns, clock), state_problems)
         result.stage_ms = clock.stages
         return result
 
@@ -280,13 +280,17 @@ class Retargeter:
             self.syncing |= reseeded
         return problems
 
+    def command_time(self, now_ns: int, clock: StageClock) -> int:
+        """When this cycle's commands leave: after its work, so their segments start then, not at input."""
+        return now_ns + int(sum(clock.stages.values()) * 1e6)
+
     def _shape(self, result: RetargetResult, now_ns: int, state_problems: dict) -> None:
-        """Each arm command sent this cycle gets the duration its controller needs to stay within the limits."""
+        """Each arm command sent this cycle: the segment its controller follows within the limits."""
         if not result.engaged:
             return
         for arm in result.arms:
             if arm.name not in state_problems:
-                arm.duration_s = self.state.duration(arm.name, arm.positions, now_ns, result.dt)
+                arm.segment = self.state.command(arm.name, arm.positions, now_ns, result.dt)
 
     def _move(self, targets: dict[str, ArmTarget], dt: float, scale: float, clock: StageClock) -> dict[str, Verdict]:
         arms = [arm for arm in self.robot.arms if arm.name in targets]

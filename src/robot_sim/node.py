@@ -59,9 +59,10 @@ class RobotSimNode(Node):
         return {"robot": self.config.robot, "control_rate_hz": 1.0 / self.plant.period_s}
 
     def _on_trajectory(self, controller: Controller, msg: JointTrajectory) -> None:
-        points = [TrajectoryPoint(_seconds(p.time_from_start), tuple(p.positions), tuple(p.velocities))
-                  for p in msg.points]
-        now = self._now_s()
+        points = [TrajectoryPoint(_seconds(p.time_from_start), tuple(p.positions), tuple(p.velocities),
+                                  tuple(p.accelerations)) for p in msg.points]
+        # It takes effect from the controller's last cycle on (the next one samples it), as a JTC's update does.
+        now = self.plant.time_s
         try:
             controller.follower.set_trajectory(list(msg.joint_names), points, _seconds(msg.header.stamp), now,
                                                self.plant.measured(controller))
@@ -71,7 +72,7 @@ class RobotSimNode(Node):
 
     def _on_commands(self, controller: Controller, msg: Float64MultiArray) -> None:
         try:
-            controller.follower.command(list(msg.data), self._now_s())
+            controller.follower.command(list(msg.data), self.plant.time_s)
             self.counters["commands"] += 1
         except Rejected as error:
             self.report(f"commands.{error.kind}", f"{controller.name}: {error}")

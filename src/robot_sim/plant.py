@@ -94,7 +94,7 @@ class Plant:
     def _apply(self, t: float) -> None:
         setpoints = []
         for controller in self.controllers:
-            position, _ = controller.follower.sample(t)
+            position, _, _ = controller.follower.sample(t)
             self.data.ctrl[controller.joints.actuators] = position
             setpoints.append(position)
         for mimic in self.mimics:

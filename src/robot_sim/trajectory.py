@@ -6,9 +6,10 @@
   the measured state into its points.  Stamp 0 starts now; a non-zero stamp is an absolute start on
   the controller's clock (points already past are skipped), and a trajectory that has already ended is
   refused.
-- Per segment, from what both ends carry: positions only -> linear; with velocities -> cubic.  A
-  first point at time 0 gets no blend (the setpoint jumps to it).  After the last point the setpoint
-  stays there.
+- Per segment, from what both ends carry: positions only -> linear; with velocities -> cubic; with
+  accelerations too -> quintic (robot_model.spline).  A first point that is not ahead (time 0, or a
+  start in the past) gets no blend: the setpoint follows the points from where they are now.  After
+  the last point the setpoint stays there.
 - Refused, with the reason, and the running trajectory kept: unknown or repeated joints, a partial
   goal (unless allowed), no points, sizes that do not match, times not strictly increasing, non-finite
   values, a non-zero velocity at the last point.
@@ -20,12 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from robot_model import spline
+
 
 @dataclass(frozen=True)
 class TrajectoryPoint:
     time_s: float                         # time_from_start
     positions: tuple[float, ...]
     velocities: tuple[float, ...] = ()    # empty: positions only
+    accelerations: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class _Knot:
     time_s: float                         # on the controller's clock
     positions: np.ndarray
     velocities: np.ndarray | None
+    accelerations: np.ndarray | None = None
 
 
 class Rejected(ValueError):
@@ -43,21 +48,14 @@ class Rejected(ValueError):
         self.kind = kind
 
 
-def _segment(a: _Knot, b: _Knot, t: float) -> tuple[np.ndarray, np.ndarray]:
-    """Position and velocity at `t` between knots a and b: cubic Hermite when b carries velocities."""
+def _segment(a: _Knot, b: _Knot, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Position, velocity and acceleration at `t` between knots a and b."""
     span = b.time_s - a.time_s
     if span <= 0.0:
-        return b.positions.copy(), np.zeros_like(b.positions)
-    s = float(np.clip((t - a.time_s) / span, 0.0, 1.0))
-    delta = b.positions - a.positions
-    if b.velocities is None or a.velocities is None:
-        return a.positions + s * delta, delta / span
-    va, vb = a.velocities * span, b.velocities * span          # tangents in segment units
-    h00, h10, h01, h11 = 2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s, -2 * s**3 + 3 * s**2, s**3 - s**2
-    d00, d10, d01, d11 = 6 * s**2 - 6 * s, 3 * s**2 - 4 * s + 1, -6 * s**2 + 6 * s, 3 * s**2 - 2 * s
-    position = h00 * a.positions + h10 * va + h01 * b.positions + h11 * vb
-    velocity = (d00 * a.positions + d10 * va + d01 * b.positions + d11 * vb) / span
-    return position, velocity
+        return b.positions.copy(), np.zeros_like(b.positions), np.zeros_like(b.positions)
+    c = spline.coefficients(a.positions, b.positions, span, a.velocities, b.velocities, a.accelerations,
+                            b.accelerations)
+    return spline.evaluate(c, float(np.clip(t - a.time_s, 0.0, span)))
 
 
 class TrajectoryFollower:
@@ -72,18 +70,17 @@ class TrajectoryFollower:
         self.from_desired = interpolate_from_desired_state
         self._knots = [_Knot(0.0, np.clip(np.asarray(positions, float), self.lower, self.upper), None)]
 
-    def sample(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """Desired position (inside the joint limits) and velocity at controller time `t`."""
-        knots = self._knots
+    def sample(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Desired position (inside the joint limits), velocity and acceleration at controller time `t`."""
+        knots, zero = self._knots, np.zeros(len(self.joint_names))
         if t <= knots[0].time_s or len(knots) == 1:
-            position, velocity = knots[0].positions.copy(), np.zeros(len(self.joint_names))
-        elif t >= knots[-1].time_s:
-            position = knots[-1].positions.copy()
-            velocity = np.zeros(len(self.joint_names)) if knots[-1].velocities is None else knots[-1].velocities.copy()
+            position, velocity, acceleration = knots[0].positions.copy(), zero, zero
+        elif t >= knots[-1].time_s:     # the last point's velocity is zero (checked): it stays there
+            position, velocity, acceleration = knots[-1].positions.copy(), zero, zero
         else:
             k = next(i for i in range(1, len(knots)) if knots[i].time_s >= t)
-            position, velocity = _segment(knots[k - 1], knots[k], t)
-        return np.clip(position, self.lower, self.upper), velocity
+            position, velocity, acceleration = _segment(knots[k - 1], knots[k], t)
+        return np.clip(position, self.lower, self.upper), velocity, acceleration
 
     def set_trajectory(self, joint_names: list[str], points: list[TrajectoryPoint], start_s: float, now_s: float,
                        measured: tuple[np.ndarray, np.ndarray] | None = None) -> None:
@@ -94,11 +91,12 @@ class TrajectoryFollower:
         start = now_s if start_s == 0.0 else start_s
         previous = -1.0
         for i, point in enumerate(points):
-            if len(point.positions) != len(joint_names) or len(point.velocities) not in (0, len(joint_names)):
-                raise Rejected("size_mismatch", f"point {i}: {len(point.positions)} positions, "
-                               f"{len(point.velocities)} velocities for {len(joint_names)} joints")
-            if not np.all(np.isfinite(point.positions)) or not np.all(np.isfinite(point.velocities)) \
-                    or not np.isfinite(point.time_s):
+            if len(point.positions) != len(joint_names) or len(point.velocities) not in (0, len(joint_names)) \
+                    or len(point.accelerations) not in (0, len(joint_names)):
+                raise Rejected("size_mismatch", f"point {i}: {len(point.positions)} positions, {len(point.velocities)} "
+                               f"velocities, {len(point.accelerations)} accelerations for {len(joint_names)} joints")
+            values = (*point.positions, *point.velocities, *point.accelerations, point.time_s)
+            if not np.all(np.isfinite(values)):
                 raise Rejected("not_finite", f"point {i} holds a NaN or an infinite value")
             if point.time_s < 0.0 or point.time_s <= previous:
                 raise Rejected("time_order", f"point {i}: time_from_start {point.time_s} s is not after the previous")
@@ -107,19 +105,28 @@ class TrajectoryFollower:
             raise Rejected("nonzero_end_velocity", "the last point's velocities are not zero")
         if start + points[-1].time_s < now_s:
             raise Rejected("ended", f"the trajectory ended {now_s - start - points[-1].time_s:.3f} s ago")
-        current_p, current_v = self.sample(now_s) if self.from_desired or measured is None else measured
-        # Blend from the current state, now, into the points still ahead (a first point at 0 started now: a jump).
-        knots = [] if start == now_s and points[0].time_s == 0.0 else [_Knot(now_s, current_p, current_v)]
+        current_p, current_v, current_a = self.sample(now_s)
+        if not self.from_desired and measured is not None:
+            current_p, current_v = measured
+        knots = []
         for point in points:
-            if start + point.time_s < now_s:
-                continue
-            positions, velocities = current_p.copy(), None
+            positions = current_p.copy()
             positions[order] = point.positions
-            if point.velocities:
-                velocities = np.zeros(len(self.joint_names))
-                velocities[order] = point.velocities
-            knots.append(_Knot(start + point.time_s, positions, velocities))
+            knots.append(_Knot(start + point.time_s, positions, self._full(order, point.velocities),
+                               self._full(order, point.accelerations)))
+        past = [k for k in knots if k.time_s <= now_s]
+        if past:      # no blend: follow the points from where they are now (the last one passed onwards)
+            knots = [past[-1], *(k for k in knots if k.time_s > now_s)]
+        else:         # blend from the current state, now, into the first point
+            knots.insert(0, _Knot(now_s, current_p, current_v, current_a))
         self._knots = knots
+
+    def _full(self, order: np.ndarray, values: tuple[float, ...]) -> np.ndarray | None:
+        if not values:
+            return None
+        full = np.zeros(len(self.joint_names))
+        full[order] = values
+        return full
 
     def command(self, positions: list[float], now_s: float) -> None:
         """forward_command_controller: every joint, in controller order, applied at once."""
