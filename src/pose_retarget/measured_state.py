@@ -127,9 +127,8 @@ class StateGate:
     def _divergence(self, arm_name: str, measured: np.ndarray, stamp_ns: int) -> float:
         """rad from the measured joints to where the setpoint was over the last `state.max_lag_s` before the
         measurement (a servo and its transport lag behind the setpoint; that is not a divergence)."""
-        shaper = self.shapers[arm_name]
         lag_ns = int(self.config.max_lag_s * 1e9)
-        path = np.array([shaper.expected(stamp_ns - k * lag_ns // 8)[0] for k in range(9)])
+        path = self.shapers[arm_name].positions(stamp_ns - np.arange(9, dtype=np.int64) * (lag_ns // 8))
         outside = np.maximum(path.min(axis=0) - measured, measured - path.max(axis=0))
         return float(np.max(np.maximum(outside, 0.0)))
 
