@@ -24,7 +24,7 @@ system:
 	    (apt-get install -y -qq libosmesa6 || (apt-get update -qq && apt-get install -y -qq libosmesa6)) >/dev/null; \
 	  else echo "setup: libosmesa6 missing: run 'sudo apt-get install libosmesa6'" >&2; exit 1; fi; }
 
-$(VENV)/.requirements.stamp: requirements.txt setup.py
+$(VENV)/.requirements.stamp: requirements.txt setup.py $(wildcard scripts/*)
 	@test -x $(PY) || { echo "setup: creating $(VENV)"; python3 -m venv $(VENV); }
 	@echo "setup: installing pinned dependencies (first run: several minutes)"
 	$(PY) -m pip install --progress-bar on --disable-pip-version-check -r requirements.txt

@@ -65,8 +65,8 @@ def test_configuration_validates_itself_however_it_is_built(tmp_path, capsys):
         PoseNodeConfig(default_fov_deg=500.0)
     assert error.value.key == "default_fov_deg"
     with pytest.raises(ConfigError) as error:
-        dataclasses.replace(RetargetNodeConfig(), sim_max_substeps=0)
-    assert error.value.key == "sim_max_substeps"
+        dataclasses.replace(RetargetNodeConfig().state, stale_timeout_s=0.0)
+    assert error.value.key == "stale_timeout_s"
     assert PoseNodeConfig(default_fov_deg=90).default_fov_deg == 90.0 and \
         isinstance(PoseNodeConfig(default_fov_deg=90).default_fov_deg, float)
     assert cli.main([str(tmp_path), "--out", str(tmp_path / "out.jsonl"), "--fov", "500"]) == 2

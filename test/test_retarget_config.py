@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import yaml
 
-from pose_retarget.config import ROBOTS_DIR, RetargetNodeConfig, load_robot_config
+from pose_retarget.config import RetargetNodeConfig
+from robot_model.config import ROBOTS_DIR, load_robot_config
 from pose_retarget.robot import Robot
 from teleop_common.config import ConfigError, flatten, from_mapping, load
 

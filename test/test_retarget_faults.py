@@ -8,7 +8,7 @@ import pytest
 from test_retarget_safety import LATENCY_NS, PENETRATION, Session, penetration, stamp
 
 from pose_retarget.config import OperatorConfig, RetargetNodeConfig
-from pose_retarget.retargeter import Retargeter
+from teleop_session.robot_loop import RobotInTheLoop
 from pose_retarget.synthetic import SyntheticOperator
 from teleop_common.layout import BODY
 from teleop_common.pose import PoseFrame
@@ -88,8 +88,8 @@ def test_operator_lost_without_any_message_disengages_and_a_reused_id_is_not_fol
     session.k += int((timeout_ns + 200_000_000) / 1e9 * 30) + 1
     for _ in range(10):
         result = session.step(away(session))
-        assert not result.engaged
-    np.testing.assert_array_equal(result.command, before)
+        assert not result.engaged and all(arm.segment is None for arm in result.arms)   # nothing is sent
+    np.testing.assert_allclose(result.command, before, atol=0.01)       # the measured robot stays (settling only)
 
 
 def test_operator_unseen_while_frames_of_others_arrive_disengages() -> None:
@@ -99,7 +99,7 @@ def test_operator_unseen_while_frames_of_others_arrive_disengages() -> None:
     results = [session.step(people=[stranger]) for _ in range(40)]   # 1.3 s at 30 fps, operator 1 absent
     assert results[0].engaged and not results[-1].engaged
     assert sum(bool(r.disengaged) for r in results) == 1
-    np.testing.assert_array_equal(results[-1].command, results[0].command)
+    np.testing.assert_allclose(results[-1].command, results[0].command, atol=0.01)   # measured: settling only
 
 
 @pytest.mark.parametrize("robot", ["aloha", "arm7"])
@@ -183,7 +183,7 @@ def test_a_target_that_stays_singular_keeps_the_arm_held() -> None:
 def test_engage_uses_only_the_current_operators_pose() -> None:
     """Right after the operator changes, the previous operator's fresh pose must not let engage succeed."""
     config = RetargetNodeConfig(operator=OperatorConfig(lost_timeout_s=0.0, reacquire_timeout_s=0.0))   # switch at once
-    retargeter = Retargeter(config)
+    retargeter = RobotInTheLoop(config)
     operator = SyntheticOperator(retargeter.robot, config.mapping, config.gripper)
     home = retargeter.robot.ee_poses(retargeter.robot.home)
     retargeter.step(PoseFrame(stamp(0), "camera", [operator.person_pose(home)]), stamp(0) + LATENCY_NS)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pose_retarget.config import GripperConfig, InputConfig, MappingConfig, load_robot_config
+from pose_retarget.config import GripperConfig, InputConfig, MappingConfig
+from robot_model.config import load_robot_config
 from pose_retarget.mapping import InputInvalid, Mapper
 from pose_retarget.robot import Robot
 from pose_retarget.synthetic import SyntheticOperator, reachable_trajectory

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pose_retarget.config import RetargetNodeConfig
-from pose_retarget.retargeter import Retargeter
+from teleop_session.robot_loop import RobotInTheLoop
 from pose_retarget.synthetic import SyntheticOperator
 from teleop_common.pose import PoseFrame
 from teleop_common.status import Reason
@@ -60,7 +60,7 @@ def test_engaged_arm_source_does_not_move_on_a_hand_only_clip(estimator, name: s
         pytest.skip(f"real hand-only clip missing: {path} (development media, see ../shared/media/SOURCES.md)")
     config = RetargetNodeConfig()
     assert config.mapping.source == "arm"
-    retargeter = Retargeter(config)
+    retargeter = RobotInTheLoop(config)
     robot = retargeter.robot
     frames = clip_frames(estimator, path)
     ids = [p.track_id for f in frames for p in f.poses]
@@ -71,6 +71,7 @@ def test_engaged_arm_source_does_not_move_on_a_hand_only_clip(estimator, name: s
         stamp = start_ns + k * 33_000_000
         retargeter.step(PoseFrame(stamp, "camera", [person]), stamp + LATENCY_NS)
     assert retargeter.engage(True, stamp + LATENCY_NS) == (True, "engaged")
+    engaged_at = retargeter.q.copy()                      # the measured pose it engaged from
     clip_start = stamp + 33_000_000
     seen = 0
     for frame in frames:                                   # ... and the hand fills the camera's view
@@ -79,7 +80,7 @@ def test_engaged_arm_source_does_not_move_on_a_hand_only_clip(estimator, name: s
         seen += bool(frame.poses)
         assert all(a.reason in (Reason.INPUT_INVALID, Reason.INPUT_STALE) and a.held for a in result.arms), \
             [(a.name, a.reason.name, a.detail) for a in result.arms]
-        np.testing.assert_array_equal(result.command, robot.home)
+        np.testing.assert_array_equal(result.command, engaged_at)
     print(f"{name}: {len(frames)} frames, {seen} with someone in the estimator's output, robot did not move")
 
 
@@ -94,7 +95,7 @@ def test_hand_source_follows_a_real_hand_alone(estimator) -> None:
     base = RetargetNodeConfig()
     config = dataclasses.replace(base, mapping=dataclasses.replace(base.mapping, source="hand"),
                                  engage=dataclasses.replace(base.engage, mode="sync"))
-    retargeter = Retargeter(config)
+    retargeter = RobotInTheLoop(config)
     robot = retargeter.robot
     arm = next(a for a in robot.arms if a.config.operator_side == "right")
     frames = clip_frames(estimator, path)

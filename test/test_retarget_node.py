@@ -1,5 +1,6 @@
-"""pose_retarget_node over real DDS: pose messages in, joint commands, simulated joint states,
-status and markers out; engage service; stale and malformed input hold the robot."""
+"""pose_retarget_node over real DDS with the robot process (robot_sim_node) beside it: pose messages and
+the robot's measured joint states in, joint commands, status and markers out; engage service; stale and
+malformed input hold the robot."""
 from __future__ import annotations
 
 import time
@@ -21,7 +22,7 @@ from teleop_common.node_support import STATE_QOS, read_stage_times
 from teleop_common.pose_msgs import frame_to_msg
 from teleop_common.status import Reason, reason_name
 from teleop_common.timing import RETARGET_STAGES
-from teleop_session.graph import CONFIG_DIR, POSE_RETARGET
+from teleop_session.graph import CONFIG_DIR, POSE_RETARGET, ROBOT_SIM
 
 
 def test_reason_codes_mirror_the_message() -> None:
@@ -42,11 +43,23 @@ def retarget_node(ros_node):
     node.destroy_node()
 
 
+@pytest.fixture
+def robot_node(ros_node):
+    from robot_sim.node import RobotSimNode
+
+    context = ros_node("robot_anchor").context
+    values = flatten(load(ROBOT_SIM.load_config_class(), CONFIG_DIR / ROBOT_SIM.config_file))
+    node = RobotSimNode(context=context,
+                        parameter_overrides=[rclpy.parameter.Parameter(k, value=v) for k, v in values.items()])
+    yield node
+    node.destroy_node()
+
+
 class Client:
     """The test's side of the graph: publishes poses, records everything the node sends."""
 
-    def __init__(self, node, retarget_node) -> None:
-        self.node, self.nodes = node, [node, retarget_node]
+    def __init__(self, node, retarget_node, robot_node) -> None:
+        self.node, self.nodes = node, [node, retarget_node, robot_node]
         self.robot = retarget_node.robot
         config = retarget_node.config
         self.operator = SyntheticOperator(self.robot, config.mapping, config.gripper)
@@ -95,18 +108,19 @@ class Client:
         raise AssertionError(f"engage refused: {messages}")
 
 
-def test_poses_in_checked_commands_out(ros_node, retarget_node):
-    client = Client(ros_node("operator"), retarget_node)
+def test_poses_in_checked_commands_out(ros_node, retarget_node, robot_node):
+    client = Client(ros_node("operator"), retarget_node, robot_node)
     robot = client.robot
     assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
 
-    # Disengaged: status and simulated joint states, but no commands.
+    # Disengaged: status and the robot's joint states, but no commands.
     client.send(robot.home, frames=5)
     status = client.received["status"][-1]
     assert not status.engaged and status.header.frame_id == robot.config.base_frame
     assert [a.reason for a in status.arms] == [ArmStatus.OK] * len(robot.arms)
     assert not client.received["left/joint_trajectory"]
-    assert client.received["joint_states"][-1].name == [n for a in robot.arms for n in (*a.joint_names, *a.gripper_joint_names)]
+    assert client.received["joint_states"][-1].name == list(robot_node.plant.joint_names)
+    assert client.node.count_publishers("/joint_states") == 1          # the robot's; the retargeting node has none
     assert client.received["markers"][-1].markers[0].action == Marker.ADD
 
     client.engage_at(robot.home)
@@ -121,11 +135,15 @@ def test_poses_in_checked_commands_out(ros_node, retarget_node):
     command = robot.home.copy()
     for arm in robot.arms:
         message = client.received[f"{arm.name}/joint_trajectory"][-1]
-        assert tuple(message.joint_names) == arm.joint_names and len(message.points) == 1
-        command[arm.qpos] = message.points[0].positions
+        # A cubic segment for a JTC: from the running setpoint (time 0) to the goal at rest, stamped with its start.
+        assert tuple(message.joint_names) == arm.command_names and len(message.points) == 2
+        assert len(message.points[0].velocities) == len(arm.qpos) and message.header.stamp.sec > 0
+        assert list(message.points[1].velocities) == [0.0] * len(arm.qpos)
+        command[arm.qpos] = message.points[1].positions
         gripper = client.received[f"{arm.name}/gripper/joint_trajectory"][-1]
-        assert tuple(gripper.joint_names) == arm.gripper_joint_names
-        command[arm.gripper_qpos] = gripper.points[0].positions
+        assert tuple(gripper.joint_names) == arm.gripper_command_names and len(gripper.points[0].positions) == 1
+        command[arm.gripper_command_qpos] = gripper.points[0].positions
+        command[arm.gripper_qpos] = arm.gripper_positions(arm.gripper_opening(command))   # the mimicking finger
     reached, wanted = robot.ee_poses(command), robot.ee_poses(trajectory[-1])
     for name in wanted:
         assert np.linalg.norm(reached[name][0] - wanted[name][0]) < 0.005
@@ -135,9 +153,13 @@ def test_poses_in_checked_commands_out(ros_node, retarget_node):
     stages = read_stage_times(timing)
     assert set(stages) == set(RETARGET_STAGES) and stages["ik"] > 0.0 and all(ms >= 0.0 for ms in stages.values())
 
-    # The simulated robot moved with the commands.
-    sim = client.received["joint_states"][-1]
-    assert np.abs(np.array(sim.position) - robot.home[np.r_[[i for a in robot.arms for i in (*a.qpos, *a.gripper_qpos)]]]).max() > 0.05
+    # The robot process moved with the commands, to where they put it (it ends its last segment on its own).
+    def arrived() -> bool:
+        measured = client.received["joint_states"][-1]
+        return all(np.abs(np.array(measured.position)[[measured.name.index(n) for n in arm.command_names]]
+                          - command[arm.qpos]).max() < 0.05 for arm in robot.arms)
+    assert spin_until(client.nodes, arrived, timeout_s=10)
+    assert all(np.abs(command[arm.qpos] - robot.home[arm.qpos]).max() > 0.05 for arm in robot.arms)
 
     # Malformed input: counted, the arms hold, the node keeps serving.
     bad = frame_to_msg(client.operator.frame(trajectory[-1], client.node.get_clock().now().nanoseconds))
@@ -150,22 +172,22 @@ def test_poses_in_checked_commands_out(ros_node, retarget_node):
 
     # Input stops: the watchdog reports stale input while the robot holds.
     commands_before = len(client.received["left/joint_trajectory"])
-    last = client.received["left/joint_trajectory"][-1].points[0].positions
+    last = client.received["left/joint_trajectory"][-1].points[-1].positions
     assert spin_until(client.nodes, lambda: client.received["status"][-1].arms[0].reason == ArmStatus.INPUT_STALE,
                       timeout_s=5)
     held = client.received["left/joint_trajectory"][commands_before:]
-    assert all(list(m.points[0].positions) == list(last) for m in held)
+    assert all(list(m.points[-1].positions) == list(last) for m in held)
 
     assert client.engage(False).success
     client.send(trajectory[-1], frames=2)
     assert not client.received["status"][-1].engaged
 
 
-def test_silence_disengages_and_bad_stamps_are_counted(ros_node, retarget_node):
+def test_silence_disengages_and_bad_stamps_are_counted(ros_node, retarget_node, robot_node):
     """No pose message at all for operator.lost_timeout_s disengages (the watchdog's timer, not a frame);
     a pose node restarted with the same track id is then not followed.  A frame stamped an hour ahead
     is rejected and counted, and later frames still drive the robot."""
-    client = Client(ros_node("operator"), retarget_node)
+    client = Client(ros_node("operator"), retarget_node, robot_node)
     robot = client.robot
     assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
     client.engage_at(robot.home)

@@ -9,7 +9,7 @@ import pytest
 from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.ik import ArmIK
 from pose_retarget.mapping import ArmTarget
-from pose_retarget.retargeter import Retargeter
+from teleop_session.robot_loop import RobotInTheLoop
 from pose_retarget.synthetic import SyntheticOperator
 from teleop_common.layout import BODY, PARTS, Part
 from teleop_common.pose import PoseFrame
@@ -31,7 +31,7 @@ class Session:
 
     def __init__(self, robot: str) -> None:
         config = RetargetNodeConfig(robot=robot)
-        self.retargeter = Retargeter(config)
+        self.retargeter = RobotInTheLoop(config)
         self.robot = self.retargeter.robot
         self.arm = self.robot.arms[0]              # the arm the tests move ('left' on ALOHA)
         self.operator = SyntheticOperator(self.robot, config.mapping, config.gripper)
@@ -304,7 +304,7 @@ def test_singularity_slows_down_then_stops(robot: str) -> None:
 def test_engage_with_one_arm_out_of_view_then_it_joins_slowly(robot: str) -> None:
     """Half-visible operator: the visible arm engages; the hidden one holds, then re-syncs without a jump."""
     config = RetargetNodeConfig(robot=robot)
-    retargeter = Retargeter(config)
+    retargeter = RobotInTheLoop(config)
     session = Session.__new__(Session)
     session.retargeter, session.robot = retargeter, retargeter.robot
     session.arm = session.robot.arms[0]

@@ -1,120 +1,14 @@
-"""Retargeting configuration: node thresholds (config/pose_retarget.yaml) and robot descriptions
-(config/robots/<name>.yaml).  Every key is validated at start-up by teleop_common.config.
+"""Retargeting node configuration (config/pose_retarget.yaml); robot descriptions live in robot_model.config.
+Every key is validated at start-up by teleop_common.config.
 
 No `from __future__ import annotations` here: node_support reads the field types at run time.
 """
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import yaml
-
-from teleop_common.config import ConfigError, Validated, bounded, choice, from_mapping
-from teleop_common.paths import CONFIG_DIR
-
-ROBOTS_DIR = CONFIG_DIR / "robots"
-
-
-def _check_length(key: str, values: tuple, length: int) -> None:
-    if len(values) != length:
-        raise ConfigError(key, list(values), f"a list of {length} numbers")
-
-
-# ----------------------------------------------------------------------------------------------
-# Robot description (one YAML per robot).
-
-
-@dataclass
-class GripperJoints(Validated):
-    """Joints driven by one gripper; opening 0 maps to `closed`, 1 to `open` (joint units)."""
-
-    joints: tuple[str, ...] = ()
-    closed: tuple[float, ...] = ()
-    open: tuple[float, ...] = ()
-
-    def check(self) -> None:
-        _check_length("gripper.closed", self.closed, len(self.joints))
-        _check_length("gripper.open", self.open, len(self.joints))
-
-
-@dataclass
-class ArmConfig(Validated):
-    """One arm: its joints, frames, how the operator's arm lands on it, its gripper."""
-
-    name: str = "arm"
-    operator_side: str = choice("right", "left")   # which operator arm drives it (mirror swaps)
-    joints: tuple[str, ...] = ()
-    home: tuple[float, ...] = ()                   # rad; posture task target and start pose
-    max_velocity: tuple[float, ...] = ()           # rad/s per joint
-    base_frame: str = ""                           # body the arm is mounted on (fixed); frame of `anchor`
-    shoulder_frame: str = ""                       # body whose origin is the workspace centre
-    ee_frame: str = ""                             # site tracked by IK
-    ee_parent: str = ""                            # if set, the site is created on this body
-    ee_offset: tuple[float, ...] = (0.0, 0.0, 0.0)
-    anchor: tuple[float, ...] = (0.0, 0.0, 0.0)     # where the operator's shoulder lands (arm base frame)
-    reach: float = bounded(0.6, 0.05, 3.0)         # m; scale = reach / operator arm length
-    max_reach: float = bounded(0.8, 0.05, 3.0)     # m from the shoulder frame; targets are clamped
-    hand_to_ee_rpy: tuple[float, ...] = (0.0, 0.0, 0.0)
-    gripper: GripperJoints = field(default_factory=GripperJoints)
-
-    def check(self) -> None:
-        if not self.joints:
-            raise ConfigError(f"arms.{self.name}.joints", [], "a non-empty list of joint names")
-        _check_length(f"arms.{self.name}.home", self.home, len(self.joints))
-        _check_length(f"arms.{self.name}.max_velocity", self.max_velocity, len(self.joints))
-        for key in ("ee_offset", "anchor", "hand_to_ee_rpy"):
-            _check_length(f"arms.{self.name}.{key}", getattr(self, key), 3)
-        if not self.ee_frame:
-            raise ConfigError(f"arms.{self.name}.ee_frame", "", "a site name")
-
-
-@dataclass
-class GeomGroup(Validated):
-    """Named set of bodies whose geoms form one side of a watched collision pair."""
-
-    name: str = ""
-    bodies: tuple[str, ...] = ()
-
-
-@dataclass
-class RobotConfig(Validated):
-    name: str = ""
-    model: str = ""                       # 'package://<python package>/<path>' or a path next to the YAML
-    remove_bodies: tuple[str, ...] = ()    # scene props that are not part of the robot
-    base_frame: str = "world"             # frame of targets and of TeleopStatus
-    arms: tuple[ArmConfig, ...] = ()
-    geom_groups: tuple[GeomGroup, ...] = ()
-    collision_pairs: tuple[tuple[str, ...], ...] = ()   # pairs of geom group names (IK avoidance)
-    jacobian_length: float = bounded(0.2, 0.01, 5.0)   # m; makes the Jacobian condition unit-free
-    singularity_slow: float = bounded(150.0, 1.0)
-    singularity_stop: float = bounded(300.0, 1.0)
-
-    def check(self) -> None:
-        if not self.arms:
-            raise ConfigError("arms", [], "at least one arm")
-        names = [a.name for a in self.arms]
-        if len(set(names)) != len(names):
-            raise ConfigError("arms", names, "unique arm names")
-        groups = {g.name for g in self.geom_groups}
-        for pair in self.collision_pairs:
-            if len(pair) != 2 or not set(pair) <= groups:
-                raise ConfigError("collision_pairs", list(pair), f"two names among {sorted(groups)}")
-        if self.singularity_stop <= self.singularity_slow:
-            raise ConfigError("singularity_stop", self.singularity_stop, "a number above singularity_slow")
-
-
-def load_robot_config(robot: str, robots_dir: str = "") -> RobotConfig:
-    """Robot by name (<robots_dir>/<name>.yaml) or by YAML path; a relative model path is made absolute."""
-    path = Path(robot) if robot.endswith((".yaml", ".yml")) else Path(robots_dir or ROBOTS_DIR) / f"{robot}.yaml"
-    if not path.is_file():
-        raise ConfigError("robot", robot, f"a robot name with a YAML in {robots_dir or ROBOTS_DIR}, or a YAML path")
-    values = yaml.safe_load(path.read_text()) or {}
-    model = str(values.get("model", ""))
-    if model and not model.startswith("package://"):
-        values["model"] = str((path.parent / model).resolve())
-    return from_mapping(RobotConfig, values)
-
+from robot_model.config import check_length
+from teleop_common.config import ConfigError, Validated, bounded, choice
 
 # ----------------------------------------------------------------------------------------------
 # Node thresholds (config/pose_retarget.yaml).
@@ -180,7 +74,7 @@ class MappingConfig(Validated):
     mirror: bool = False   # operator faces the robot: their right arm drives its left, reflected
 
     def check(self) -> None:
-        _check_length("mapping.mounting_rpy", self.mounting_rpy, 3)
+        check_length("mapping.mounting_rpy", self.mounting_rpy, 3)
 
 
 @dataclass
@@ -229,10 +123,21 @@ class GripperConfig(Validated):
 
 
 @dataclass
+class StateConfig(Validated):
+    """The robot's measured joint states (a joint_state_broadcaster's /joint_states, or robot_sim_node's)."""
+
+    topic: str = "/joint_states"                           # sensor_msgs/JointState with the controllers' joint names
+    stale_timeout_s: float = bounded(0.25, 0.005, 10.0)    # older: every arm holds (STATE_STALE)
+    max_divergence_rad: float = bounded(0.2, 0.001, 3.2)   # measured vs where the commands put the controller
+    speed_margin: float = bounded(0.9, 0.1, 1.0)           # commands are shaped to this fraction of the limits
+    max_lag_s: float = bounded(0.3, 0.0, 2.0)              # the measured joints may lag the setpoint this long
+    max_delay_s: float = bounded(0.05, 0.0, 1.0)           # commands start this long after they are sent
+
+
+@dataclass
 class RetargetNodeConfig(Validated):
     robot: str = "aloha"            # name in robots_dir, or a YAML path
     robots_dir: str = ""            # '' = the repository's config/robots
-    sim_max_substeps: int = bounded(50, 1, 1000)
     operator: OperatorConfig = field(default_factory=OperatorConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
     input: InputConfig = field(default_factory=InputConfig)
@@ -241,3 +146,4 @@ class RetargetNodeConfig(Validated):
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     engage: EngageConfig = field(default_factory=EngageConfig)
     gripper: GripperConfig = field(default_factory=GripperConfig)
+    state: StateConfig = field(default_factory=StateConfig)

@@ -1,15 +1,16 @@
 """RetargetResult -> ROS messages (message types only, no rclpy): commands, status, markers."""
 from __future__ import annotations
 
-from builtin_interfaces.msg import Duration, Time
+from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
-from sensor_msgs.msg import JointState
 from std_msgs.msg import ColorRGBA, Header
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from visualization_msgs.msg import Marker, MarkerArray
 from whole_body_teleop.msg import ArmStatus, TeleopStatus
 
+from pose_retarget.command_shaper import Segment
 from pose_retarget.retargeter import ArmResult, RetargetResult
+from teleop_common.pose_msgs import ns_to_stamp
 from teleop_common.status import Reason
 
 # Marker colours: sent as asked / sent clamped or slowed / held.
@@ -22,14 +23,20 @@ def _duration(seconds: float) -> Duration:
 
 
 def trajectory(names: tuple[str, ...], positions, seconds: float) -> JointTrajectory:
-    """One point, reached `seconds` from now (stamp 0: start on receipt)."""
+    """One point, reached `seconds` from now (stamp 0: start on receipt), positions only (linear)."""
     point = JointTrajectoryPoint(positions=[float(p) for p in positions], time_from_start=_duration(seconds))
     return JointTrajectory(joint_names=list(names), points=[point])
 
 
-def joint_state(stamp: Time, names: list[str], positions, velocities) -> JointState:
-    return JointState(header=Header(stamp=stamp), name=list(names), position=[float(p) for p in positions],
-                      velocity=[float(v) for v in velocities])
+def segment_trajectory(names: tuple[str, ...], segment: Segment) -> JointTrajectory:
+    """A command segment (command_shaper) as a JTC takes it: stamped with its absolute start, from the
+    running setpoint then (time 0) to the goal at rest; both points with velocities (cubic)."""
+    start = JointTrajectoryPoint(positions=[float(p) for p in segment.p0], velocities=[float(v) for v in segment.v0],
+                                 time_from_start=_duration(0.0))
+    end = JointTrajectoryPoint(positions=[float(p) for p in segment.goal], velocities=[0.0] * len(segment.goal),
+                               time_from_start=_duration(segment.duration_s))
+    return JointTrajectory(header=Header(stamp=ns_to_stamp(segment.start_ns)), joint_names=list(names),
+                           points=[start, end])
 
 
 def _pose(arm: ArmResult) -> Pose:

@@ -1,9 +1,11 @@
-"""ROS 2 node: operator poses in, checked robot commands out (thin wrapper around Retargeter).
+"""ROS 2 node: operator poses and the robot's measured joint states in, checked robot commands out
+(thin wrapper around Retargeter).
 
-Per pose message: one Retargeter.step(), then the simulated robot advances and everything is
-published; an input the core drops as too fast is only counted (`dropped.too_fast`), a rejected one
-is counted as `error.<kind>`.  A timer holds the robot (status INPUT_STALE) when pose messages
-stop, which also lets the core disengage from an operator unseen for `operator.lost_timeout_s`.  All callbacks
+Per pose message: one Retargeter.step(), then everything is published; an input the core drops as
+too fast is only counted (`dropped.too_fast`), a rejected one is counted as `error.<kind>`.  Joint
+states (`state.topic`) go to the core as they arrive; a refused one is counted as `error.bad_joint_state`.
+A timer holds the robot (status INPUT_STALE) when pose messages stop, which also lets the core
+disengage from an operator unseen for `operator.lost_timeout_s`.  All callbacks
 share the node's default mutually exclusive group, so the core is never entered twice at once.
 
 Only its own source commands the robot (source_guard): pose messages are taken serialized, capped at
@@ -15,7 +17,6 @@ The watchdog runs on a steady clock, so it also runs when the node's clock stand
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from rclpy.clock import Clock, ClockType
@@ -30,14 +31,14 @@ from visualization_msgs.msg import MarkerArray
 from whole_body_teleop.msg import TeleopStatus, WholeBodyPose, WholeBodyPoseArray
 
 from pose_retarget import messages
-from pose_retarget.config import ROBOTS_DIR, RetargetNodeConfig, load_robot_config
+from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.retargeter import Retargeter, RetargetResult
 from pose_retarget.robot import Robot
-from pose_retarget.sim import SimulatedRobot
 from pose_retarget.source_guard import ClockGuard, Endpoint, SourceGuard, foreign_callers, node_name
+from robot_model.config import load_robot_config, robots_dir
 from teleop_common.layout import LAYOUT_NAME, NUM_KEYPOINTS
-from teleop_common.node_support import (STATE_QOS, Diagnostics, ErrorReporter, StageTimes, ThrottledLog, declare_config,
-                                        deserialize_capped, run_node)
+from teleop_common.node_support import (SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, StageTimes, ThrottledLog,
+                                        declare_config, deserialize_capped, run_node)
 from teleop_common.pose_msgs import PoseMessageError, msg_to_frame, ns_to_stamp, stamp_to_ns
 from teleop_common.stats import EventCounter, RollingStats
 from teleop_common.timing import dds_stages
@@ -50,23 +51,13 @@ _POSE_BYTES = 2 * len(serialize_message(WholeBodyPose(layout=LAYOUT_NAME, **{
     name: [0.0] * NUM_KEYPOINTS for name in ("u", "v", "x", "y", "z", "confidence")})))
 
 
-def _robots_dir(configured: str) -> str:
-    """'' = the repository's config/robots, or else the installed package's share/ copy."""
-    if configured or ROBOTS_DIR.is_dir():
-        return configured
-    from ament_index_python.packages import get_package_share_directory
-
-    return str(Path(get_package_share_directory("whole_body_teleop")) / "config" / "robots")
-
-
 class PoseRetargetNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("pose_retarget", **kwargs)
         self.config = declare_config(self, RetargetNodeConfig)
-        robot = Robot(load_robot_config(self.config.robot, _robots_dir(self.config.robots_dir)))
+        robot = Robot(load_robot_config(self.config.robot, robots_dir(self.config.robots_dir)))
         self.retargeter = Retargeter(self.config, robot)
         self.robot = self.retargeter.robot
-        self.sim = SimulatedRobot(self.robot, self.config.sim_max_substeps)
         self.counters = EventCounter()
         self.report = ErrorReporter(self, self.counters)
         self.hold_log = ThrottledLog(self)
@@ -79,11 +70,12 @@ class PoseRetargetNode(Node):
         self._alarms: dict[str, str] = {}      # what holds the robot now, by kind ('' entries are cleared)
 
         self.poses_sub = self.create_subscription(WholeBodyPoseArray, "poses", self._on_poses, STATE_QOS, raw=True)
+        # Only the newest joint state matters: a queue of them would only be worked off late.
+        self.create_subscription(JointState, self.config.state.topic, self._on_joint_state, SENSOR_QOS)
         self.arm_pubs = {arm.name: self.create_publisher(JointTrajectory, f"{arm.name}/joint_trajectory", STATE_QOS)
                          for arm in self.robot.arms}
         self.gripper_pubs = {arm.name: self.create_publisher(JointTrajectory, f"{arm.name}/gripper/joint_trajectory",
                                                              STATE_QOS) for arm in self.robot.arms}
-        self.joint_state_pub = self.create_publisher(JointState, "joint_states", STATE_QOS)
         self.status_pub = self.create_publisher(TeleopStatus, "teleop_status", STATE_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, "retarget_markers", STATE_QOS)
         self.create_service(SetBool, "~/engage", self._on_engage)
@@ -200,6 +192,12 @@ class PoseRetargetNode(Node):
             self.report(result.rejected, result.arms[0].detail)
         self._publish(result, {**stages, **result.stage_ms})
 
+    def _on_joint_state(self, msg: JointState) -> None:
+        problem = self.retargeter.observe_state(list(msg.name), list(msg.position), self._now_ns(),
+                                                stamp_to_ns(msg.header.stamp), list(msg.velocity))
+        if problem:
+            self.report("bad_joint_state", problem)
+
     def _watchdog(self) -> None:
         """On a steady clock: sources, the clock, and a hold when poses stop coming."""
         self._review_sources()
@@ -220,8 +218,7 @@ class PoseRetargetNode(Node):
         return response
 
     def _publish(self, result: RetargetResult, stages: dict[str, float] | None = None) -> None:
-        """Commands, then the status answering them (the end of the camera -> command chain), then
-        the simulated robot (50 substeps per input frame at most) and what shows it."""
+        """Commands, then the status answering them (the end of the camera -> command chain) and markers."""
         if result.disengaged:
             self.counters["disengaged"] += 1
             self.get_logger().warning(f"disengaged: {one_line(result.disengaged)}")
@@ -231,20 +228,15 @@ class PoseRetargetNode(Node):
                 self.counters[f"hold.{arm.reason.name}"] += 1
             if arm.detail:
                 self.hold_log.info(f"{arm.name}.{arm.reason.name}", f"{arm.name} holds: {arm.detail}")
-            if result.engaged:
-                self.arm_pubs[arm.name].publish(messages.trajectory(arm.joint_names, arm.positions, result.dt))
-                self.gripper_pubs[arm.name].publish(
-                    messages.trajectory(arm.gripper_joint_names, arm.gripper_positions, result.dt))
+            if result.engaged and arm.segment is not None:
+                self.arm_pubs[arm.name].publish(messages.segment_trajectory(arm.joint_names, arm.segment))
+                self.gripper_pubs[arm.name].publish(messages.trajectory(
+                    arm.gripper_joint_names, arm.gripper_positions, max(result.dt, self.config.state.max_delay_s)))
         # Stamped like the pose message it answers (or the time of a hold), in the robot's base frame.
         header = Header(stamp=ns_to_stamp(result.stamp_ns), frame_id=self.robot.config.base_frame)
         self.status_pub.publish(messages.status(header, result))
         if stages is not None:
             self.stage_times.publish(header.stamp, {**stages, "command": (time.perf_counter() - started) * 1e3})
-        started = time.perf_counter()
-        self.sim.advance(result.command, result.dt)
-        self.stage_times.stats.add({"sim": (time.perf_counter() - started) * 1e3}, time.monotonic())
-        self.joint_state_pub.publish(messages.joint_state(self.get_clock().now().to_msg(), self.sim.joint_names,
-                                                          self.sim.positions, self.sim.velocities))
         if self.marker_pub.get_subscription_count():
             self.marker_pub.publish(messages.markers(header, result))
 

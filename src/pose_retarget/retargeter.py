@@ -13,6 +13,9 @@ is rejected whole, an input arriving sooner than `safety.min_dt_s` after the pre
 dropped (so the velocity limits, which scale with the time step, hold at any message rate), and an
 operator unseen for `operator.lost_timeout_s` by this node's clock is forgotten and the robot
 disengaged, whether frames keep arriving or none come at all (the node's watchdog calls hold()).
+
+The robot's measured joint state (observe_state) seeds the commanded configuration and can hold
+arms (measured_state.StateGate); each arm command is timed for its controller (command_shaper).
 """
 from __future__ import annotations
 
@@ -21,15 +24,18 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
-from pose_retarget.config import RetargetNodeConfig, load_robot_config
+from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.gripper import GripperFilter
+from pose_retarget.command_shaper import Segment
 from pose_retarget.ik import ArmIK
 from pose_retarget.input_check import frame_problem
 from pose_retarget.mapping import ArmTarget, InputInvalid, Mapper
+from pose_retarget.measured_state import StateGate
 from pose_retarget.operator import OperatorSelector
 from pose_retarget.robot import Robot
 from pose_retarget.safety_check import MujocoCheck, Verdict
 from pose_retarget.singularity_escape import SingularityEscape
+from robot_model.config import load_robot_config
 from teleop_common.pose import PoseFrame
 from teleop_common.timing import StageClock
 from teleop_common.status import Reason
@@ -44,7 +50,7 @@ class ArmResult:
     joint_names: tuple[str, ...]
     positions: np.ndarray               # commanded arm joint positions
     gripper_joint_names: tuple[str, ...]
-    gripper_positions: np.ndarray
+    gripper_positions: np.ndarray       # the actuated gripper joints (mimicking fingers follow)
     gripper_opening: float              # [0, 1], 0 closed
     reason: Reason
     held: bool                          # True when the arm did not move this cycle
@@ -52,6 +58,7 @@ class ArmResult:
     target_position: np.ndarray | None  # robot base frame
     target_quaternion: np.ndarray | None  # w, x, y, z, robot base frame
     detail: str = ""                    # why the input was rejected, if it was
+    segment: Segment | None = None      # the arm command (command_shaper); None: send none
 
 
 @dataclass
@@ -87,7 +94,8 @@ class Retargeter:
         self.check = MujocoCheck(self.robot, config.safety, config.ik.collision_min_distance_m)
         self.escape = SingularityEscape(self.robot, self.ik, self.check, config.engage.max_distance_m)
         self.grippers = {arm.name: GripperFilter(config.gripper) for arm in self.robot.arms}
-        self.q = self.robot.home.copy()        # last safe commanded configuration
+        self.state = StateGate(self.robot, config.state)
+        self.q = self.robot.home.copy()        # last safe commanded configuration (measured while disengaged)
         self.engaged = False
         self.syncing: set[str] = set()         # arms moving at reduced speed until near their target
         self.escaping: dict[str, Reason] = {}  # arms moving out of a singularity / joint-limit trap, and why
@@ -134,6 +142,9 @@ class Retargeter:
             return True, "disengaged"
         if self.engaged:
             return True, "already engaged"
+        if not self.state.measured.fresh(now_ns):
+            return False, "no fresh joint state from the robot"
+        self._seed_from_state(now_ns)        # engaging starts from where the robot is now
         age = (now_ns - self._targets_stamp_ns) * 1e-9
         fresh = -self.config.input.max_future_s <= age <= self.config.input.stale_timeout_s
         if not fresh or not self._targets or self.selector.track_id is None:
@@ -231,6 +242,7 @@ class Retargeter:
         clock = StageClock()
         dt = self._dt(now_ns)
         self._forget_lost_operator(now_ns)
+        state_problems = self._seed_from_state(now_ns)
         targets, problems, rejected = self._read_input(frame, now_ns)
         clock.lap("map")
         if targets:
@@ -238,15 +250,17 @@ class Retargeter:
         if self.engaged:                      # an arm whose input returns re-syncs slowly
             self.syncing |= set(targets) - self._tracked
         self._tracked = set(targets)
+        movable = {name: target for name, target in targets.items() if name not in state_problems}
         verdicts: dict[str, Verdict] = {}
-        if self.engaged and targets:
-            scale = self.config.engage.sync_speed_scale if self.syncing & set(targets) else 1.0
-            for name, target in targets.items():
+        if self.engaged and movable:
+            scale = self.config.engage.sync_speed_scale if self.syncing & set(movable) else 1.0
+            for name, target in movable.items():
                 self.grippers[name].update(target.pinch_ratio, dt)
-            verdicts = self._move(targets, dt, scale, clock)
+            verdicts = self._move(movable, dt, scale, clock)
             self.syncing -= self._near()
-        result = self._result(frame.stamp_ns, dt, targets, problems, verdicts, rejected)
+        result = self._result(frame.stamp_ns, dt, targets, {**problems, **state_problems}, verdicts, rejected)
         clock.lap("check")
+        self._shape(result, self.command_time(now_ns, clock), state_problems)
         result.stage_ms = clock.stages
         return result
 
@@ -255,7 +269,40 @@ class Retargeter:
         an operator unseen for too long is forgotten (and the robot disengaged) even without frames."""
         dt = self._dt(now_ns)
         self._forget_lost_operator(now_ns)
-        return self._result(now_ns, dt, {}, self._everyone(reason, detail), {})
+        state_problems = self._seed_from_state(now_ns)
+        result = self._result(now_ns, dt, {}, {**self._everyone(reason, detail), **state_problems}, {})
+        self._shape(result, now_ns, state_problems)
+        return result
+
+    def observe_state(self, names: list[str], positions: list[float], now_ns: int, stamp_ns: int = 0,
+                      velocities: list[float] | None = None) -> str | None:
+        """The robot's measured joint state (controller joint names); returns why it was refused, if it was."""
+        return self.state.measured.update(names, positions, now_ns, stamp_ns, velocities)
+
+    def _seed_from_state(self, now_ns: int) -> dict[str, tuple[Reason, str]]:
+        """Commands continue from the measured pose where the robot decides (disengaged, diverged);
+        arms whose state is stale or diverged hold this cycle, and a re-seeded engaged arm re-syncs slowly."""
+        problems, reseeded = self.state.check(self.q, self.engaged, now_ns)
+        for arm in self.robot.arms:
+            if arm.name in reseeded:
+                self.grippers[arm.name].hold_at(arm.gripper_opening(self.q))
+                self.escaping.pop(arm.name, None)
+                self.escape.forget(arm.name)
+        if self.engaged:
+            self.syncing |= reseeded
+        return problems
+
+    def command_time(self, now_ns: int, clock: StageClock) -> int:
+        """When this cycle's commands leave: after its work, so their segments start then, not at input."""
+        return now_ns + int(sum(clock.stages.values()) * 1e6)
+
+    def _shape(self, result: RetargetResult, now_ns: int, state_problems: dict) -> None:
+        """Each arm command sent this cycle: the segment its controller follows within the limits."""
+        if not result.engaged:
+            return
+        for arm in result.arms:
+            if arm.name not in state_problems:
+                arm.segment = self.state.command(arm.name, arm.positions, now_ns, result.dt)
 
     def _move(self, targets: dict[str, ArmTarget], dt: float, scale: float, clock: StageClock) -> dict[str, Verdict]:
         arms = [arm for arm in self.robot.arms if arm.name in targets]
@@ -329,13 +376,15 @@ class Retargeter:
                 error = verdict.tracking_error if verdict else errors[arm.name]
                 if verdict:
                     reason, held = verdict.reason, verdict.held
+                elif arm.name in problems:
+                    pass                                 # held by the measured state
                 elif target.clamped:
                     reason = Reason.OUT_OF_REACH
                 base_position, base_rotation = self.robot.to_base(target.position, target.rotation)
                 position, quaternion = base_position, _quaternion(base_rotation)
             arms.append(ArmResult(
-                name=arm.name, joint_names=arm.joint_names, positions=self.q[arm.qpos].copy(),
-                gripper_joint_names=arm.gripper_joint_names, gripper_positions=self.q[arm.gripper_qpos].copy(),
+                name=arm.name, joint_names=arm.command_names, positions=self.q[arm.qpos].copy(),
+                gripper_joint_names=arm.gripper_command_names, gripper_positions=self.q[arm.gripper_command_qpos].copy(),
                 gripper_opening=arm.gripper_opening(self.q), reason=reason, held=held, tracking_error=error,
                 target_position=position, target_quaternion=quaternion, detail=detail))
         disengaged, self._disengaged = self._disengaged, ""

@@ -42,10 +42,18 @@ def executable_path(name: str) -> str:
     return shutil.which(name) or str(Path(sys.executable).parent / name)
 
 
+def executable_command(name: str) -> list[str]:
+    """An installed executable, or the repository's scripts/ file run by this interpreter (a venv
+    installed before the executable existed)."""
+    installed = executable_path(name)
+    script = Path(__file__).resolve().parents[2] / "scripts" / name
+    return [installed] if Path(installed).is_file() or not script.is_file() else [sys.executable, str(script)]
+
+
 def node_command(spec: NodeSpec, config_dir: Path, topic_overrides: dict[str, str],
                  extra_parameters: dict[str, str] | None = None) -> list[str]:
     """The command line ros2 launch would run for `spec` (executable --ros-args ...)."""
-    return [executable_path(spec.executable), *node_arguments(spec, config_dir, topic_overrides, extra_parameters)]
+    return [*executable_command(spec.executable), *node_arguments(spec, config_dir, topic_overrides, extra_parameters)]
 
 
 def container_command() -> list[str]:

@@ -234,7 +234,7 @@ def export(paths: list[str], out: Path, fps: float = 0.0, image_topic: str | Non
 
 def default_robot_type() -> str:
     """The robot's name in the retargeting node's parameter file (config/pose_retarget.yaml)."""
-    from pose_retarget.config import load_robot_config
+    from robot_model.config import load_robot_config
     from teleop_common.config import load
     from teleop_session.graph import CONFIG_DIR, POSE_RETARGET
 

@@ -49,13 +49,16 @@ WHOLE_BODY_POSE = NodeSpec(
 POSE_RETARGET = NodeSpec(
     "pose_retarget_node", "pose_retarget", "pose_retarget.yaml", "pose_retarget.config:RetargetNodeConfig",
     "pose_retarget.node:PoseRetargetNode")
+# The simulated arm, standing in for ros2_control hardware (a real arm's controllers replace it).
+ROBOT_SIM = NodeSpec(
+    "robot_sim_node", "robot_sim", "robot_sim.yaml", "robot_sim.config:RobotSimConfig", "robot_sim.node:RobotSimNode")
 
 EPISODE_RECORDER = NodeSpec(
     "episode_recorder_node", "episode_recorder", "session.yaml", "teleop_session.recorder_config:RecorderConfig",
     "teleop_session.recorder_node:EpisodeRecorderNode")
 
-TELEOP_GRAPH: tuple[NodeSpec, ...] = (WHOLE_BODY_POSE, POSE_RETARGET)
-ALL_NODES: tuple[NodeSpec, ...] = (CAMERA_SOURCE, WHOLE_BODY_POSE, POSE_RETARGET, EPISODE_RECORDER)
+TELEOP_GRAPH: tuple[NodeSpec, ...] = (WHOLE_BODY_POSE, POSE_RETARGET, ROBOT_SIM)
+ALL_NODES: tuple[NodeSpec, ...] = (CAMERA_SOURCE, WHOLE_BODY_POSE, POSE_RETARGET, ROBOT_SIM, EPISODE_RECORDER)
 
 # The executable running several nodes of this graph in one process (bringup --composed, teleop.launch.py composed:=true).
 CONTAINER_EXECUTABLE = "teleop_container"

@@ -1,0 +1,159 @@
+"""Robot descriptions (config/robots/<name>.yaml), shared by the retargeting node and the robot process.
+
+Besides the model and its arms, a description says how the robot's controllers name the joints
+(`controller_joints`, in the order of `joints`; empty = the model's names) and which gripper fingers
+mimic an actuated one, so commands and joint states use the hardware's names without a relay.
+
+No `from __future__ import annotations` here: the config loader reads the field types at run time.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from teleop_common.config import ConfigError, Validated, bounded, choice, from_mapping
+from teleop_common.paths import CONFIG_DIR
+
+ROBOTS_DIR = CONFIG_DIR / "robots"
+
+
+def check_length(key: str, values: tuple, length: int, what: str = "numbers") -> None:
+    if len(values) != length:
+        raise ConfigError(key, list(values), f"a list of {length} {what}")
+
+
+@dataclass
+class MimicJoint(Validated):
+    """A finger that follows an actuated gripper joint: q = multiplier * q_leader + offset (URDF <mimic>)."""
+
+    joint: str = ""
+    leader: str = ""
+    multiplier: float = bounded(1.0, -100.0, 100.0)
+    offset: float = 0.0
+
+
+@dataclass
+class GripperJoints(Validated):
+    """Actuated gripper joints (commanded) and the fingers mimicking them; opening 0 maps to `closed`,
+    1 to `open` (joint units, actuated joints only)."""
+
+    joints: tuple[str, ...] = ()
+    closed: tuple[float, ...] = ()
+    open: tuple[float, ...] = ()
+    controller_joints: tuple[str, ...] = ()   # the controller's names of `joints` ('' list = the model's)
+    mimic: tuple[MimicJoint, ...] = ()
+
+    def check(self) -> None:
+        check_length("gripper.closed", self.closed, len(self.joints))
+        check_length("gripper.open", self.open, len(self.joints))
+        if self.controller_joints:
+            check_length("gripper.controller_joints", self.controller_joints, len(self.joints), "names")
+        for mimic in self.mimic:
+            if mimic.leader not in self.joints:
+                raise ConfigError("gripper.mimic.leader", mimic.leader, f"one of the actuated joints {list(self.joints)}")
+
+    def command_names(self) -> tuple[str, ...]:
+        return self.controller_joints or self.joints
+
+
+@dataclass
+class ArmConfig(Validated):
+    """One arm: its joints, frames, how the operator's arm lands on it, its gripper."""
+
+    name: str = "arm"
+    operator_side: str = choice("right", "left")   # which operator arm drives it (mirror swaps)
+    joints: tuple[str, ...] = ()
+    controller_joints: tuple[str, ...] = ()        # the controller's names of `joints` (empty = the model's)
+    home: tuple[float, ...] = ()                   # rad; posture task target and start pose
+    max_velocity: tuple[float, ...] = ()           # rad/s per joint
+    max_acceleration: tuple[float, ...] = ()       # rad/s^2 per joint; commands are shaped to stay within it
+    base_frame: str = ""                           # body the arm is mounted on (fixed); frame of `anchor`
+    shoulder_frame: str = ""                       # body whose origin is the workspace centre
+    ee_frame: str = ""                             # site tracked by IK
+    ee_parent: str = ""                            # if set, the site is created on this body
+    ee_offset: tuple[float, ...] = (0.0, 0.0, 0.0)
+    anchor: tuple[float, ...] = (0.0, 0.0, 0.0)     # where the operator's shoulder lands (arm base frame)
+    reach: float = bounded(0.6, 0.05, 3.0)         # m; scale = reach / operator arm length
+    max_reach: float = bounded(0.8, 0.05, 3.0)     # m from the shoulder frame; targets are clamped
+    hand_to_ee_rpy: tuple[float, ...] = (0.0, 0.0, 0.0)
+    gripper: GripperJoints = field(default_factory=GripperJoints)
+
+    def check(self) -> None:
+        if not self.joints:
+            raise ConfigError(f"arms.{self.name}.joints", [], "a non-empty list of joint names")
+        check_length(f"arms.{self.name}.home", self.home, len(self.joints))
+        check_length(f"arms.{self.name}.max_velocity", self.max_velocity, len(self.joints))
+        check_length(f"arms.{self.name}.max_acceleration", self.max_acceleration, len(self.joints))
+        if any(v <= 0 for v in (*self.max_velocity, *self.max_acceleration)):
+            raise ConfigError(f"arms.{self.name}.max_acceleration", list(self.max_acceleration),
+                              "positive limits (max_velocity too)")
+        if self.controller_joints:
+            check_length(f"arms.{self.name}.controller_joints", self.controller_joints, len(self.joints), "names")
+        for key in ("ee_offset", "anchor", "hand_to_ee_rpy"):
+            check_length(f"arms.{self.name}.{key}", getattr(self, key), 3)
+        if not self.ee_frame:
+            raise ConfigError(f"arms.{self.name}.ee_frame", "", "a site name")
+
+    def command_names(self) -> tuple[str, ...]:
+        return self.controller_joints or self.joints
+
+
+@dataclass
+class GeomGroup(Validated):
+    """Named set of bodies whose geoms form one side of a watched collision pair."""
+
+    name: str = ""
+    bodies: tuple[str, ...] = ()
+
+
+@dataclass
+class RobotConfig(Validated):
+    name: str = ""
+    model: str = ""                       # 'package://<python package>/<path>' or a path next to the YAML
+    remove_bodies: tuple[str, ...] = ()    # scene props that are not part of the robot
+    base_frame: str = "world"             # frame of targets and of TeleopStatus
+    arms: tuple[ArmConfig, ...] = ()
+    geom_groups: tuple[GeomGroup, ...] = ()
+    collision_pairs: tuple[tuple[str, ...], ...] = ()   # pairs of geom group names (IK avoidance)
+    jacobian_length: float = bounded(0.2, 0.01, 5.0)   # m; makes the Jacobian condition unit-free
+    singularity_slow: float = bounded(150.0, 1.0)
+    singularity_stop: float = bounded(300.0, 1.0)
+
+    def check(self) -> None:
+        if not self.arms:
+            raise ConfigError("arms", [], "at least one arm")
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise ConfigError("arms", names, "unique arm names")
+        commanded = [n for a in self.arms for n in (*a.command_names(), *a.gripper.command_names())]
+        if len(set(commanded)) != len(commanded):
+            raise ConfigError("arms.controller_joints", commanded, "controller joint names used once")
+        groups = {g.name for g in self.geom_groups}
+        for pair in self.collision_pairs:
+            if len(pair) != 2 or not set(pair) <= groups:
+                raise ConfigError("collision_pairs", list(pair), f"two names among {sorted(groups)}")
+        if self.singularity_stop <= self.singularity_slow:
+            raise ConfigError("singularity_stop", self.singularity_stop, "a number above singularity_slow")
+
+
+def load_robot_config(robot: str, robots_dir: str = "") -> RobotConfig:
+    """Robot by name (<robots_dir>/<name>.yaml) or by YAML path; a relative model path is made absolute."""
+    path = Path(robot) if robot.endswith((".yaml", ".yml")) else Path(robots_dir or ROBOTS_DIR) / f"{robot}.yaml"
+    if not path.is_file():
+        raise ConfigError("robot", robot, f"a robot name with a YAML in {robots_dir or ROBOTS_DIR}, or a YAML path")
+    values = yaml.safe_load(path.read_text()) or {}
+    model = str(values.get("model", ""))
+    if model and not model.startswith("package://"):
+        values["model"] = str((path.parent / model).resolve())
+    return from_mapping(RobotConfig, values)
+
+
+def robots_dir(configured: str) -> str:
+    """'' = the repository's config/robots, or else the installed package's share/ copy."""
+    if configured or ROBOTS_DIR.is_dir():
+        return configured
+    from ament_index_python.packages import get_package_share_directory
+
+    return str(Path(get_package_share_directory("whole_body_teleop")) / "config" / "robots")
+
