@@ -71,3 +71,26 @@ def spin_until(nodes: list, condition: Callable[[], bool], timeout_s: float = 10
             executor.remove_node(node)
         executor.shutdown()
     return condition()
+
+
+def graph_parameters(spec, **overrides) -> list:
+    """The parameters bringup gives the graph node of `spec` (its YAML in config/), with `overrides`."""
+    import rclpy.parameter
+
+    from teleop_common.config import flatten, load
+    from teleop_session.graph import CONFIG_DIR
+
+    values = flatten(load(spec.load_config_class(), CONFIG_DIR / spec.config_file))
+    values.update(overrides)
+    return [rclpy.parameter.Parameter(k, value=v) for k, v in values.items()]
+
+
+@pytest.fixture
+def robot_node(ros_node):
+    """The robot process's node (robot_sim, its own YAML) in the test's context."""
+    from robot_sim.node import RobotSimNode
+    from teleop_session.graph import ROBOT_SIM
+
+    node = RobotSimNode(context=ros_node("robot_anchor").context, parameter_overrides=graph_parameters(ROBOT_SIM))
+    yield node
+    node.destroy_node()

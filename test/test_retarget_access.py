@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 import rclpy
-from conftest import spin_until
+from conftest import graph_parameters, spin_until
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rosgraph_msgs.msg import Clock
 from std_srvs.srv import SetBool
@@ -17,11 +17,10 @@ from test_retarget_node import Client
 from whole_body_teleop.msg import ArmStatus, WholeBodyPoseArray
 
 from pose_retarget.synthetic import reachable_trajectory
-from teleop_common.config import flatten, load
 from teleop_common.node_support import STATE_QOS
 from teleop_common.pose import PoseFrame
 from teleop_common.pose_msgs import frame_to_msg, ns_to_stamp
-from teleop_session.graph import CONFIG_DIR, POSE_RETARGET
+from teleop_session.graph import POSE_RETARGET
 
 
 @pytest.fixture
@@ -32,9 +31,7 @@ def make_retarget_node(ros_node):
     made = []
 
     def make(use_sim_time: bool = False, **overrides):
-        values = flatten(load(POSE_RETARGET.load_config_class(), CONFIG_DIR / POSE_RETARGET.config_file))
-        values.update(overrides)
-        parameters = [rclpy.parameter.Parameter(k, value=v) for k, v in values.items()]
+        parameters = graph_parameters(POSE_RETARGET, **overrides)
         parameters.append(rclpy.parameter.Parameter("use_sim_time", value=use_sim_time))
         made.append(PoseRetargetNode(context=context, parameter_overrides=parameters))
         return made[-1]

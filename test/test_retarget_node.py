@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 import rclpy
-from conftest import spin_until
+from conftest import graph_parameters, spin_until
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool
@@ -17,12 +17,11 @@ from visualization_msgs.msg import Marker, MarkerArray
 from whole_body_teleop.msg import ArmStatus, TeleopStatus, WholeBodyPoseArray
 
 from pose_retarget.synthetic import SyntheticOperator, reachable_trajectory
-from teleop_common.config import flatten, load
 from teleop_common.node_support import STATE_QOS, read_stage_times
 from teleop_common.pose_msgs import frame_to_msg
 from teleop_common.status import Reason, reason_name
 from teleop_common.timing import RETARGET_STAGES
-from teleop_session.graph import CONFIG_DIR, POSE_RETARGET, ROBOT_SIM
+from teleop_session.graph import POSE_RETARGET
 
 
 def test_reason_codes_mirror_the_message() -> None:
@@ -35,22 +34,7 @@ def test_reason_codes_mirror_the_message() -> None:
 def retarget_node(ros_node):
     from pose_retarget.node import PoseRetargetNode
 
-    context = ros_node("anchor").context
-    values = flatten(load(POSE_RETARGET.load_config_class(), CONFIG_DIR / POSE_RETARGET.config_file))
-    node = PoseRetargetNode(context=context,
-                            parameter_overrides=[rclpy.parameter.Parameter(k, value=v) for k, v in values.items()])
-    yield node
-    node.destroy_node()
-
-
-@pytest.fixture
-def robot_node(ros_node):
-    from robot_sim.node import RobotSimNode
-
-    context = ros_node("robot_anchor").context
-    values = flatten(load(ROBOT_SIM.load_config_class(), CONFIG_DIR / ROBOT_SIM.config_file))
-    node = RobotSimNode(context=context,
-                        parameter_overrides=[rclpy.parameter.Parameter(k, value=v) for k, v in values.items()])
+    node = PoseRetargetNode(context=ros_node("anchor").context, parameter_overrides=graph_parameters(POSE_RETARGET))
     yield node
     node.destroy_node()
 

@@ -5,28 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import rclpy
 from builtin_interfaces.msg import Duration
 from conftest import spin_until
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from teleop_common.config import flatten, load
 from teleop_common.node_support import STATE_QOS
-from teleop_session.graph import CONFIG_DIR, ROBOT_SIM
-
-
-@pytest.fixture
-def robot_node(ros_node):
-    from robot_sim.node import RobotSimNode
-
-    context = ros_node("anchor").context
-    values = flatten(load(ROBOT_SIM.load_config_class(), CONFIG_DIR / ROBOT_SIM.config_file))
-    node = RobotSimNode(context=context,
-                        parameter_overrides=[rclpy.parameter.Parameter(k, value=v) for k, v in values.items()])
-    yield node
-    node.destroy_node()
 
 
 def _stamp_s(msg: JointState) -> float:
