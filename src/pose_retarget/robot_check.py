@@ -1,0 +1,131 @@
+"""robot_check: derive a robot description from a model and three names per arm, and check it.
+
+  python -m pose_retarget.robot_check MODEL --arm NAME=BASE_LINK:EE_LINK[:GRIPPER_JOINT[=CLOSED/OPEN],...] ...
+  python -m pose_retarget.robot_check config/robots/my_robot.yaml      # a description (overrides kept)
+
+MODEL: an MJCF or URDF path, a package:// path, or '-' for a URDF string on stdin (robot_state_publisher's
+/robot_description).  Prints the derived description as YAML (save it to config/robots/<name>.yaml and
+edit), then the checks; writes a PNG of the robot at home with the operator motion set (green: reached);
+the last line is JSON.  A missing or misspelt link or joint exits 2 with one line naming it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from pose_retarget.config import MappingConfig
+from robot_model.check import RobotCheck
+from robot_model.config import RobotConfig, load_robot_config, needs_derivation
+from robot_model.derive import NameNotFound, derive_values
+from teleop_common.config import ConfigError, from_mapping
+
+
+def parse_arm(text: str) -> dict:
+    """NAME=BASE:EE[:JOINT[=CLOSED/OPEN],...] -> a description's arm entry."""
+    name, equals, links = text.partition("=")
+    parts = links.split(":")
+    if not equals or len(parts) not in (2, 3) or not all(parts[:2]):
+        raise argparse.ArgumentTypeError(f"--arm {text!r}: expected NAME=BASE_LINK:EE_LINK[:GRIPPER_JOINT,...]")
+    arm = {"name": name, "base_frame": parts[0], "ee_parent": parts[1]}
+    if len(parts) == 3 and parts[2]:
+        gripper: dict = {"joints": []}
+        values = []
+        for item in parts[2].split(","):
+            joint, _, span = item.partition("=")
+            gripper["joints"].append(joint)
+            if span:
+                closed, _, opened = span.partition("/")
+                values.append((float(closed), float(opened)))
+        if values and len(values) != len(gripper["joints"]):
+            raise argparse.ArgumentTypeError(f"--arm {text!r}: give CLOSED/OPEN for every gripper joint or none")
+        if values:
+            gripper["closed"], gripper["open"] = [v[0] for v in values], [v[1] for v in values]
+        arm["gripper"] = gripper
+    return arm
+
+
+def description(model: str, arms: list[dict], name: str) -> dict:
+    if model == "-":
+        model = sys.stdin.read()
+    elif not model.startswith("package://") and not model.lstrip().startswith("<"):
+        model = str(Path(model).resolve())
+    return {"name": name, "model": model, "arms": arms}
+
+
+def plain(values):
+    """YAML-ready: tuples as lists, numpy scalars as floats."""
+    if isinstance(values, dict):
+        return {k: plain(v) for k, v in values.items()}
+    if isinstance(values, (list, tuple)):
+        return [plain(v) for v in values]
+    if hasattr(values, "item"):
+        return values.item()
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="URDF/MJCF path, package:// path, '-' (URDF on stdin) or a robot YAML")
+    parser.add_argument("--arm", action="append", type=parse_arm, default=[], help="NAME=BASE_LINK:EE_LINK[:GRIPPER_JOINT,...]")
+    parser.add_argument("--name", default="my_robot")
+    parser.add_argument("--png", default="robot_check.png", help="picture of home and the reachable workspace ('' = none)")
+    args = parser.parse_args(argv)
+    mounting = MappingConfig().mounting_rpy
+    try:
+        if args.model.endswith((".yaml", ".yml")):
+            raw = yaml.safe_load(Path(args.model).read_text()) or {}
+            config = load_robot_config(args.model)
+            values = plain(raw) if not needs_derivation(raw) else None
+            derived = []
+        else:
+            if not args.arm:
+                parser.error("give at least one --arm NAME=BASE_LINK:EE_LINK")
+            derivation = derive_values(description(args.model, args.arm, args.name), mounting)
+            values, derived = derivation.values, derivation.derived
+            config = from_mapping(RobotConfig, values)
+        report = RobotCheck(config, mounting).run() if config else None
+    except NameNotFound as error:
+        print(f"robot_check: {error}", file=sys.stderr)
+        return 2
+    except ConfigError as error:
+        print(f"robot_check: {error}", file=sys.stderr)
+        return 1
+    if values is None:
+        values = plain(_as_dict(config))
+    print(yaml.safe_dump(plain(values), sort_keys=False, default_flow_style=None, width=110), end="")
+    for arm, fraction in report.reachable_fraction.items():
+        print(f"# {arm}: reachable {fraction:.0%} of the operator motion set; condition at home "
+              f"{report.home_condition[arm]:.1f} (singularity margin x{report.singularity_margin[arm]:.1f} "
+              f"below singularity_slow {config.singularity_slow})")
+    print(f"# home collision-free: {report.home_collision_free}" + (f" (contacts: {', '.join(report.home_contacts)})"
+                                                                  if report.home_contacts else ""))
+    png = ""
+    if args.png:
+        try:
+            RobotCheck(config, mounting).render(report, Path(args.png))
+            png = str(Path(args.png).resolve())
+            print(f"# picture: {png}")
+        except Exception as error:          # noqa: BLE001  (no offscreen GL here: the checks still stand)
+            print(f"# no picture ({type(error).__name__}: {error}); set MUJOCO_GL=osmesa", file=sys.stderr)
+    arms = [{"name": a.name, "joints": list(a.joints), "gripper_joints": list(a.gripper.joints)} for a in config.arms]
+    print(json.dumps({
+        "robot": config.name, "arms": arms, "joints": sum(len(a.joints) for a in config.arms),
+        "reachable_fraction": round(min(report.reachable_fraction.values()), 4),
+        "reachable_fraction_by_arm": report.reachable_fraction, "home_collision_free": report.home_collision_free,
+        "home_condition": report.home_condition, "singularity_margin": min(report.singularity_margin.values()),
+        "derived_keys": len(derived), "png": png}))
+    return 0
+
+
+def _as_dict(config) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
