@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-import yaml
+if not os.environ.get("DISPLAY"):           # before MuJoCo is imported: render offscreen on the CPU
+    os.environ.setdefault("MUJOCO_GL", "osmesa")
 
-from pose_retarget.config import MappingConfig
-from robot_model.check import RobotCheck
-from robot_model.config import RobotConfig, load_robot_config, needs_derivation
-from robot_model.derive import NameNotFound, derive_values
-from teleop_common.config import ConfigError, from_mapping
+import yaml  # noqa: E402
+
+from pose_retarget.config import MappingConfig  # noqa: E402
+from robot_model.check import RobotCheck  # noqa: E402
+from robot_model.config import RobotConfig, load_robot_config, needs_derivation  # noqa: E402
+from robot_model.derive import NameNotFound, derive_values  # noqa: E402
+from teleop_common.config import ConfigError, from_mapping  # noqa: E402
 
 
 def parse_arm(text: str) -> dict:

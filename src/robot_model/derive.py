@@ -305,8 +305,9 @@ def derive_values(values: dict, mounting_rpy=MOUNTING_RPY, seed: int = 0) -> Der
     report = Derivation(values=values, derived=derived)
     mount = rpy_to_matrix(mounting_rpy)
     home_q = q0.copy()
-    for info, arm in zip(infos, arms):
+    for k, (info, arm) in enumerate(zip(infos, arms)):
         key = f"arms.{info.name}"
+        later = {b for other in infos[k + 1:] if other.name not in given_home for b in other.moving}
         report.extension_m[info.name] = round(extension[info.name], 4)
         for field_name, value in (("max_reach", round(MAX_REACH_FRACTION * extension[info.name], 3)),
                                   ("reach", round(REACH_FRACTION * extension[info.name], 3))):
@@ -321,7 +322,7 @@ def derive_values(values: dict, mounting_rpy=MOUNTING_RPY, seed: int = 0) -> Der
         else:
             scratch.set(home_q)
             target = scratch.data.xpos[info.shoulder] + scale * relaxed
-            home_q[info.qpos] = _search_home(scratch, info, home_q, target, extension[info.name], length, watched, rng)
+            home_q[info.qpos] = _search_home(scratch, info, home_q, target, extension[info.name], length, watched, rng, later)
             arm["home"] = [round(float(v), 4) for v in home_q[info.qpos]]
             derived.append(f"{key}.home")
         scratch.set(home_q)
@@ -392,30 +393,33 @@ def _groups(model: mujoco.MjModel, infos: list[_ArmInfo], values: dict, derived:
 
 
 def _home_cost(scratch: _Scratch, info: _ArmInfo, target: np.ndarray, extension: float, length: float,
-               watched: list, q_arm: np.ndarray) -> float:
-    """Lower is better; inf if in contact or closer than HOME_CLEARANCE_M on a watched pair."""
-    if scratch.touching():
+               watched: list, q_arm: np.ndarray, later: set[int]) -> float:
+    """Lower is better; inf if in contact or closer than HOME_CLEARANCE_M on a watched pair (arms whose
+    home comes later, bodies `later`, do not count)."""
+    if any(a not in later and b not in later for a, b in scratch.touching()):
         return math.inf
     mine = set(_colliding_geoms(scratch.model, info.moving))
+    skip = set(_colliding_geoms(scratch.model, later))
     for a, b in watched:
+        a, b = [g for g in a if g not in skip], [g for g in b if g not in skip]
         if (mine & set(a) or mine & set(b)) and scratch.clearance(a, b, HOME_CLEARANCE_M) < HOME_CLEARANCE_M:
             return math.inf
     condition = scratch.condition(info.site, info.dofs, length)
     middle, half = 0.5 * (info.lower + info.upper), 0.5 * (info.upper - info.lower)
     comfort = float(np.mean(((q_arm - middle) / half) ** 2))
     distance = float(np.linalg.norm(scratch.data.site_xpos[info.site] - target)) / extension
-    return 6.0 * distance + comfort + 0.5 * math.log(condition)
+    return 6.0 * distance + 2.0 * comfort + 0.5 * math.log(condition)
 
 
 def _search_home(scratch: _Scratch, info: _ArmInfo, q: np.ndarray, target: np.ndarray, extension: float,
-                 length: float, watched: list, rng: np.random.Generator) -> np.ndarray:
+                 length: float, watched: list, rng: np.random.Generator, later: set[int]) -> np.ndarray:
     """Random candidates (the mid-range one first), then coordinate descent from the best."""
     q = q.copy()
 
     def cost(q_arm: np.ndarray) -> float:
         q[info.qpos] = q_arm
         scratch.set(q)
-        return _home_cost(scratch, info, target, extension, length, watched, q_arm)
+        return _home_cost(scratch, info, target, extension, length, watched, q_arm, later)
 
     candidates = [0.5 * (info.lower + info.upper), np.clip(0.0, info.lower, info.upper)]
     candidates += list(rng.uniform(info.lower, info.upper, (600, len(info.qpos))))
