@@ -24,13 +24,13 @@ import mujoco
 import numpy as np
 
 from pose_retarget.config import RetargetNodeConfig
-from robot_model.config import load_robot_config
 from pose_retarget.retargeter import Retargeter
 from pose_retarget.robot import Robot
-from pose_retarget.sim import SimulatedRobot
 from pose_retarget.synthetic import SyntheticOperator, reachable_trajectory
+from robot_model.config import load_robot_config
 from teleop_common.pose import PoseFrame
 from teleop_common.status import Reason
+from teleop_session.robot_loop import RobotInTheLoop
 
 FPS = 30.0
 LATENCY_NS = 15_000_000
@@ -83,19 +83,19 @@ def tracking(robot: Robot, config: RetargetNodeConfig, operator: SyntheticOperat
         openings = [{arm.name: 0.5 + 0.5 * np.sin(k / 20.0 + seed) for arm in robot.arms} for k in range(frames)]
         inputs = [operator.frame(q, stamp(k), openings[k]) for k, q in enumerate(trajectory)]
         answers = [robot.ee_poses(q, data) for q in trajectory]
-        retargeter = Retargeter(config, robot)
-        sim = SimulatedRobot(robot, config.sim_max_substeps)
+        retargeter = RobotInTheLoop(config, robot)      # the robot process's core follows the commands
         retargeter.step(inputs[0], stamp(0) + LATENCY_NS)
         assert retargeter.engage(True, stamp(0) + LATENCY_NS)[0]
         gc.collect()
         for k in range(1, frames):
             before = retargeter.q.copy()
+            retargeter.observe(stamp(k) + LATENCY_NS)      # the robot's joint state arrives
             wall, cpu = time.perf_counter(), time.thread_time()
-            result = retargeter.step(inputs[k], stamp(k) + LATENCY_NS)
+            result = Retargeter.step(retargeter, inputs[k], stamp(k) + LATENCY_NS)
             step_cpu.append(time.thread_time() - cpu)
             step_wall.append(time.perf_counter() - wall)
             wall = time.perf_counter()
-            sim.advance(result.command, result.dt)
+            retargeter.send(result, stamp(k) + LATENCY_NS)   # the commands go to the robot's controllers
             sim_wall.append(time.perf_counter() - wall)
             reasons.extend(int(arm.reason) for arm in result.arms)
             reached = robot.ee_poses(result.command, data)
@@ -115,12 +115,12 @@ def tracking(robot: Robot, config: RetargetNodeConfig, operator: SyntheticOperat
         "tracking_error_mm_median": round(float(np.median(errors)) * 1e3, 4),
         "tracking_error_mm_p95": round(float(np.percentile(errors, 95)) * 1e3, 4),
         "tracking_reason_ok_fraction": round(float(np.mean(np.array(reasons) == Reason.OK)), 4),
-        "sim_advance_ms_p50": ms(sim_wall, 50),
+        "robot_send_ms_p50": ms(sim_wall, 50),
     }
 
 
 def engaged_at_home(robot: Robot, config: RetargetNodeConfig, operator: SyntheticOperator) -> Retargeter:
-    retargeter = Retargeter(config, robot)
+    retargeter = RobotInTheLoop(config, robot)
     retargeter.step(operator.frame(robot.home, stamp(0)), stamp(0) + LATENCY_NS)
     assert retargeter.engage(True, stamp(0) + LATENCY_NS)[0]
     return retargeter

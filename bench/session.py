@@ -58,7 +58,7 @@ from teleop_common.paths import REPO_ROOT  # noqa: E402
 from teleop_common.pose_msgs import ns_to_stamp, stamp_to_ns  # noqa: E402
 from teleop_session.camera_info import Calibration  # noqa: E402
 from teleop_session.container import parse_settings  # noqa: E402
-from teleop_session.graph import CAMERA_IMAGE, CAMERA_INFO, POSE_RETARGET, WHOLE_BODY_POSE  # noqa: E402
+from teleop_session.graph import CAMERA_IMAGE, CAMERA_INFO, POSE_RETARGET, ROBOT_SIM, WHOLE_BODY_POSE  # noqa: E402
 from teleop_session.processes import NodeProcesses  # noqa: E402
 from teleop_session.session_monitor import SessionLog, SessionMonitor, spinning_monitor  # noqa: E402
 
@@ -217,6 +217,8 @@ def run_chain(monitor: SessionMonitor, args: argparse.Namespace, frames: list[np
             for spec in (WHOLE_BODY_POSE, POSE_RETARGET):
                 nice = dict(n.split(":") for n in args.nice).get(spec.name)
                 processes.start(spec, parameters[spec.name], ["nice", "-n", nice] if nice else None)
+        if (source or REPO_ROOT).joinpath("scripts", ROBOT_SIM.executable).is_file():   # trees since issue 20
+            processes.start(ROBOT_SIM)     # the robot process the commands go to, as in the demo
         deadline = time.monotonic() + 180
         while not (monitor.count_publishers("/poses") and monitor.retarget_ready()
                    and monitor.count_subscribers(CAMERA_IMAGE + "/compressed")):

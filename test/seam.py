@@ -95,6 +95,13 @@ class Seam:
                     next_publish = now
             self.executor.spin_once(timeout_sec=max(0.0, min(next_publish - time.monotonic(), 0.01)))
 
+    def drive_until(self, q: np.ndarray, condition, seconds: float) -> bool:
+        """Keep the operator at `q` (30 Hz) until `condition()` holds or `seconds` pass."""
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            self.drive(q, 0.1)
+        return bool(condition())
+
     def wait(self, condition, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
         while not condition() and time.monotonic() < deadline:

@@ -8,7 +8,7 @@ import pytest
 from test_retarget_safety import LATENCY_NS, PENETRATION, Session, penetration, stamp
 
 from pose_retarget.config import OperatorConfig, RetargetNodeConfig
-from robot_loop import RobotInTheLoop
+from teleop_session.robot_loop import RobotInTheLoop
 from pose_retarget.synthetic import SyntheticOperator
 from teleop_common.layout import BODY
 from teleop_common.pose import PoseFrame

@@ -10,7 +10,7 @@ import pytest
 
 from pose_retarget.config import MappingConfig, RetargetNodeConfig
 from pose_retarget.mapping import InputInvalid, rpy_matrix
-from robot_loop import RobotInTheLoop
+from teleop_session.robot_loop import RobotInTheLoop
 from teleop_common.status import Reason
 from pose_retarget.synthetic import OperatorModel, SyntheticOperator, reachable_trajectory
 from teleop_common.layout import PARTS, Part

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pose_retarget.config import RetargetNodeConfig
-from robot_loop import RobotInTheLoop
+from teleop_session.robot_loop import RobotInTheLoop
 from pose_retarget.synthetic import SyntheticOperator
 from teleop_common.pose import PoseFrame
 from teleop_common.status import Reason

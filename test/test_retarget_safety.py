@@ -9,7 +9,7 @@ import pytest
 from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.ik import ArmIK
 from pose_retarget.mapping import ArmTarget
-from robot_loop import RobotInTheLoop
+from teleop_session.robot_loop import RobotInTheLoop
 from pose_retarget.synthetic import SyntheticOperator
 from teleop_common.layout import BODY, PARTS, Part
 from teleop_common.pose import PoseFrame

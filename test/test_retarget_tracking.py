@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pose_retarget.config import EngageConfig, RetargetNodeConfig
-from robot_loop import RobotInTheLoop
+from teleop_session.robot_loop import RobotInTheLoop
 from pose_retarget.synthetic import SyntheticOperator, reachable_trajectory
 from teleop_common.status import Reason
 

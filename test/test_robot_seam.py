@@ -63,3 +63,73 @@ def test_joint_limits_hold_at_the_robot_at_any_input_rate(seam, rate_hz):
         assert len(velocity) > 100 and travel > 1.0            # measured, and the arm really moved
         assert speed <= 1.0
         assert accel <= 1.0
+
+
+def _moving(seam: Seam, seconds: float, seed: int) -> np.ndarray:
+    """Follow a reachable trajectory for `seconds` at 30 Hz; returns its last configuration."""
+    trajectory = reachable_trajectory(seam.robot, seam.operator, frames=int(seconds * 30), fps=30.0, seed=seed)
+    seam.drive(lambda t: trajectory[min(int(t * 30), len(trajectory) - 1)], seconds=seconds)
+    return trajectory[-1]
+
+
+def test_restarted_retargeting_node_continues_from_the_arm_without_a_jump(seam):
+    """Kill -9 the retargeting node while engaged and moving, start it again, engage: its first command
+    starts where the arm is, and the arm never exceeds its speed limit (measured at the robot)."""
+    seam.engage(seam.robot.home)
+    since = seam.recorded.states[-1][0]
+    last = _moving(seam, 4.0, seed=7)
+    seam.kill("pose_retarget")
+    killed_at = seam.node.get_clock().now().nanoseconds
+    seam.drive(last, seconds=1.0)                                  # the operator holds still; nothing commands
+    before = {arm.name: len(seam.recorded.commands[arm.name]) for arm in seam.robot.arms}
+    seam.start_retarget(**{"state.max_delay_s": MAX_DELAY_S})
+    message = seam.engage(last)                                    # near mode: the arm is at the operator's pose
+    resumed = _moving(seam, 2.0, seed=8)
+    seam.drive(resumed, seconds=0.5)
+    for arm in seam.robot.arms:
+        first = next(m for t, m in seam.recorded.commands[arm.name][before[arm.name]:])
+        stamp = first.header.stamp.sec * 1_000_000_000 + first.header.stamp.nanosec
+        times, positions = seam.arm_states(arm, killed_at)
+        stamps = np.array([t for t, _ in seam.recorded.states if t > killed_at])
+        at_start = positions[np.searchsorted(stamps, stamp) - 1]
+        # The first command after the restart begins at the measured pose (no jump) ...
+        assert np.abs(np.array(first.points[0].positions) - at_start).max() < 0.05, (message, first.points[0])
+        # ... and at the robot nothing ever moved faster than the limits.
+        times, positions = seam.arm_states(arm, since)
+        velocity, _ = window_rates(times, positions)
+        speed = float((np.abs(velocity) / arm.max_velocity).max())
+        print(f"restart {arm.name}: first command {np.abs(np.array(first.points[0].positions) - at_start).max():.4f} "
+              f"rad from the measured pose, peak speed {speed:.3f}x")
+        assert speed <= 1.0
+    assert seam.status().engaged
+
+
+def test_killed_robot_makes_the_retargeting_node_hold(seam):
+    """Kill -9 the robot process while engaged: the status turns STATE_STALE and no command is sent;
+    a restarted robot (at home, away from the last command) is not sent a jump: the arm restarts from
+    its measured pose."""
+    seam.engage(seam.robot.home)
+    last = _moving(seam, 3.0, seed=5)
+    seam.kill("robot_sim")
+    assert seam.drive_until(last, lambda: all(a.reason == ArmStatus.STATE_STALE for a in seam.status().arms), 10)
+    stale_at = seam.recorded.statuses[-1][0]
+    seam.drive(last, seconds=1.0)
+    assert all(a.reason == ArmStatus.STATE_STALE for a in seam.status().arms)
+    for arm in seam.robot.arms:                  # nothing sent since the state went stale
+        assert all(t <= stale_at for t, _ in seam.recorded.commands[arm.name][-3:])
+    restarted_at = seam.node.get_clock().now().nanoseconds
+    seam.start_robot(control_rate_hz=CONTROL_RATE_HZ)
+    assert seam.drive_until(last, lambda: seam.recorded.states[-1][0] > restarted_at, 60)
+    seam.drive(last, seconds=3.0)
+    assert seam.status().engaged
+    reasons = Counter(a.reason for t, m in seam.recorded.statuses if t > restarted_at for a in m.arms)
+    print(f"after the robot's restart: {dict(reasons)}")
+    for arm in seam.robot.arms:
+        times, positions = seam.arm_states(arm, restarted_at)
+        velocity, _ = window_rates(times, positions)
+        assert float((np.abs(velocity) / arm.max_velocity).max()) <= 1.0
+        home = seam.robot.home[arm.qpos]
+        sent = [m for t, m in seam.recorded.commands[arm.name] if t > restarted_at]
+        assert sent, "the arm never resumed"
+        assert np.abs(np.array(sent[0].points[0].positions) - positions[0]).max() < 0.1 or \
+            np.abs(np.array(sent[0].points[0].positions) - home).max() < 0.1      # from where it measured itself

@@ -13,7 +13,7 @@ class RobotSimConfig(Validated):
     robot: str = "aloha"                       # config/robots/<name>.yaml, or a path to a robot YAML
     robots_dir: str = ""                       # '' = the package's config/robots
     control_rate_hz: float = bounded(200.0, 100.0, 2000.0)   # controller updates and /joint_states per second
-    servo_dampratio: float = bounded(1.0, 0.0, 10.0)          # damping added to undamped position servos (0: none)
+    servo_dampratio: float = bounded(3.0, 0.0, 10.0)          # damping added to undamped position servos (0: none)
     allow_partial_joints_goal: bool = False    # as the JTC parameter: trajectories naming only some joints
     interpolate_from_desired_state: bool = True   # as the JTC parameter: blend from the last setpoint (streaming)
     max_catch_up_cycles: int = bounded(20, 1, 1000)  # a late timer runs at most this many missed cycles at once

@@ -48,7 +48,7 @@ def _add_servo_damping(model: mujoco.MjModel, actuators: np.ndarray, dofs: np.nd
 
 
 class Plant:
-    def __init__(self, config: RobotConfig, control_period_s: float, dampratio: float = 1.0,
+    def __init__(self, config: RobotConfig, control_period_s: float, dampratio: float = 3.0,
                  allow_partial_joints_goal: bool = False, interpolate_from_desired_state: bool = True,
                  start_s: float = 0.0) -> None:
         self.model = build_model(config)

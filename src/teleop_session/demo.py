@@ -1,4 +1,4 @@
-"""One command for the whole session: camera -> pose node -> retargeting node -> simulated robot.
+"""One command for the whole session: camera -> pose node -> retargeting node -> robot process (simulated arm).
 
     python -m teleop_session.demo [--video FILE|FOLDER|/dev/videoN] [--out out/demo/session.mp4]
                                   [--max-frames N] [--task LABEL] [--no-record] [--config-dir DIR]
@@ -35,7 +35,7 @@ from teleop_common.config import load  # noqa: E402
 from teleop_common.frame_sources import CameraSourceError, open_source, resolve_backend  # noqa: E402
 from teleop_common.paths import CACHE_DIR  # noqa: E402
 from teleop_session.graph import (  # noqa: E402
-    CAMERA_IMAGE, CAMERA_SOURCE, CONFIG_DIR, EPISODE_RECORDER, POSE_RETARGET, WHOLE_BODY_POSE)
+    CAMERA_IMAGE, CAMERA_SOURCE, CONFIG_DIR, EPISODE_RECORDER, POSE_RETARGET, ROBOT_SIM, WHOLE_BODY_POSE)
 from teleop_session.processes import NodeFailed, NodeProcesses  # noqa: E402
 from teleop_session.robot_motion import RobotMotion, measure  # noqa: E402
 from teleop_session.session_monitor import SessionMonitor, spinning_monitor  # noqa: E402
@@ -89,7 +89,9 @@ def run_live(args: argparse.Namespace, monitor: SessionMonitor, processes: NodeP
     """Start the nodes, play the video through them, stop them; returns the recorder's reply."""
     out_dir = args.out.parent
     processes.start(WHOLE_BODY_POSE)
-    # The simulated robot starts at home, away from the operator: it moves there slowly on engaging.
+    # The simulated robot (its own process, as hardware) starts at home, away from the operator: the
+    # retargeting node moves it there slowly on engaging.
+    processes.start(ROBOT_SIM)
     processes.start(POSE_RETARGET, {"engage.mode": "sync"})
     if args.record:
         processes.start(EPISODE_RECORDER, {"output_dir": str(out_dir / "episodes"), "task": f"'{args.task}'"})
@@ -106,7 +108,7 @@ def run_live(args: argparse.Namespace, monitor: SessionMonitor, processes: NodeP
     with tqdm(total=total, unit="frame", desc="session", file=sys.stderr, mininterval=0.5) as bar:
         try:
             while camera.poll() is None:
-                processes.check_alive(WHOLE_BODY_POSE.name, POSE_RETARGET.name)
+                processes.check_alive(WHOLE_BODY_POSE.name, POSE_RETARGET.name, ROBOT_SIM.name)
                 with monitor.lock:
                     frames, poses, engaged = len(monitor.log.images), len(monitor.log.poses), monitor.log.engaged_at_ns
                 bar.update(frames - bar.n)

@@ -1,4 +1,5 @@
-"""The retargeting core with the robot process's core in the loop, in the tests' own time (no DDS).
+"""The retargeting core with the robot process's core in the loop, in a caller's own time (no DDS):
+what the core tests and bench/retarget.py drive.
 
 Before each cycle the robot (robot_sim's Plant: MuJoCo physics, JTC-like followers) runs up to the
 cycle's time and its measured joints go to the core, as the node's /joint_states subscription does;
@@ -19,7 +20,7 @@ CONTROL_PERIOD_S = 0.005
 class RobotInTheLoop(Retargeter):
     plant: Plant | None = None
 
-    def _observe(self, now_ns: int) -> None:
+    def observe(self, now_ns: int) -> None:
         now_s = now_ns * 1e-9
         if self.plant is None:
             self.plant = Plant(self.robot.config, CONTROL_PERIOD_S, start_s=now_s - 0.1)
@@ -32,7 +33,7 @@ class RobotInTheLoop(Retargeter):
     def _advance(self, t_s: float) -> None:
         self.plant.advance_to(t_s, max_cycles=100_000)
 
-    def _command(self, result: RetargetResult, now_ns: int) -> None:
+    def send(self, result: RetargetResult, now_ns: int) -> None:
         if not result.engaged or result.rejected == "too_fast":
             return
         for arm in result.arms:
@@ -50,13 +51,13 @@ class RobotInTheLoop(Retargeter):
                 self.plant.time_s)
 
     def step(self, frame: PoseFrame, now_ns: int) -> RetargetResult:
-        self._observe(now_ns)
+        self.observe(now_ns)
         result = super().step(frame, now_ns)
-        self._command(result, now_ns)
+        self.send(result, now_ns)
         return result
 
     def hold(self, now_ns: int, reason: Reason = Reason.INPUT_STALE, detail: str = "no pose input") -> RetargetResult:
-        self._observe(now_ns)
+        self.observe(now_ns)
         result = super().hold(now_ns, reason, detail)
-        self._command(result, now_ns)
+        self.send(result, now_ns)
         return result
