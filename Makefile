@@ -51,9 +51,10 @@ $(MODELS)/manifest.json: requirements-convert.txt tools/model_prep.py src/whole_
 	tools/prepare_models.sh $(VENV) $(MODELS)
 	@touch $@
 
-# make demo SOURCE=/dev/video0 (a webcam) or SOURCE=my_video.mp4: your own camera or footage.
+# make demo SOURCE=/dev/video0 (a webcam) or SOURCE=my_video.mp4: your own camera or footage;
+# ROBOT=panda_urdf (a robot of config/robots, or a robot YAML): another robot.
 demo: setup
-	$(PY) -m teleop_session.demo $(if $(SOURCE),--video $(SOURCE))
+	$(PY) -m teleop_session.demo $(if $(SOURCE),--video $(SOURCE)) $(if $(ROBOT),--robot $(ROBOT))
 
 test: setup
 	$(PY) -m pytest -q test

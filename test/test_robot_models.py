@@ -15,7 +15,7 @@ import pytest
 
 from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.synthetic import SyntheticOperator, reachable_trajectory
-from robot_loop import RobotInTheLoop
+from teleop_session.robot_loop import RobotInTheLoop
 from robot_model.config import load_robot_config
 from teleop_common.layout import BODY
 from teleop_common.pose import PoseFrame

@@ -22,6 +22,7 @@ if not os.environ.get("DISPLAY"):           # before MuJoCo is imported: render 
 import yaml  # noqa: E402
 
 from pose_retarget.config import MappingConfig  # noqa: E402
+from pose_retarget.robot import Robot  # noqa: E402
 from robot_model.check import RobotCheck  # noqa: E402
 from robot_model.config import RobotConfig, load_robot_config, needs_derivation  # noqa: E402
 from robot_model.derive import NameNotFound, derive_values  # noqa: E402
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             derivation = derive_values(description(args.model, args.arm, args.name), mounting)
             values, derived = derivation.values, derivation.derived
             config = from_mapping(RobotConfig, values)
-        report = RobotCheck(config, mounting).run() if config else None
+        Robot(config)                    # what the retargeting node checks at start-up (gripper values in range, ...)
+        report = RobotCheck(config, mounting).run()
     except NameNotFound as error:
         print(f"robot_check: {error}", file=sys.stderr)
         return 2

@@ -116,6 +116,8 @@ class Attachment(Validated):
     parent: str = ""                               # body it is fixed to ('' = the world)
     pos: tuple[float, ...] = (0.0, 0.0, 0.0)       # m, in the parent body
     rpy: tuple[float, ...] = (0.0, 0.0, 0.0)       # rad, in the parent body
+    angle: str = choice("model", "radian", "degree")   # the file's angle unit; 'radian' for fragments that omit
+                                                   # <compiler angle> but mean radians (robosuite's grippers)
 
     def check(self) -> None:
         if not self.model:

@@ -29,6 +29,8 @@ def compose(model: str, attach: tuple[Attachment, ...] = (), remove_bodies: tupl
     spec.compiler.balanceinertia = True        # CAD inertias off by rounding (xArm link2) still load
     for k, part in enumerate(attach):
         child = load_spec(part.model, f"attach[{k}].model")
+        if part.angle != "model":
+            child.compiler.degree = part.angle == "degree"
         if part.parent:
             parent = spec.body(part.parent)
             if parent is None:
