@@ -42,7 +42,7 @@ DEFAULT_VELOCITY = {int(mujoco.mjtJoint.mjJNT_HINGE): 2.0, int(mujoco.mjtJoint.m
 ACCELERATION_PER_VELOCITY = 6.0     # rad/s^2 per rad/s
 SAMPLES = 400
 ALWAYS_TOUCHING = 0.95              # fraction of samples in contact that makes a pair excluded
-HOME_CLEARANCE_M = 0.02
+HOME_CLEARANCE_M = 0.05              # > the 3 cm synthetic trajectories keep, so they can start at home
 REACH_FRACTION, MAX_REACH_FRACTION = 0.9, 0.95
 
 
