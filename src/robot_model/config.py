@@ -7,6 +7,7 @@ mimic an actuated one, so commands and joint states use the hardware's names wit
 No `from __future__ import annotations` here: the config loader reads the field types at run time.
 """
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,10 +187,20 @@ def load_robot_config(robot: str, robots_dir: str = "") -> RobotConfig:
         if isinstance(part, dict):
             part["model"] = _absolute(str(part.get("model", "")), path.parent)
     if needs_derivation(values):
-        from robot_model.derive import derive_values    # MuJoCo work, only for descriptions that need it
-
-        values = derive_values(values).values
+        values = _derived(yaml.safe_dump(values, sort_keys=True))
     return from_mapping(RobotConfig, values)
+
+
+@functools.lru_cache(maxsize=16)
+def _derived_text(text: str) -> str:
+    from robot_model.derive import derive_values    # MuJoCo work, only for descriptions that need it
+
+    return yaml.safe_dump(derive_values(yaml.safe_load(text)).values)
+
+
+def _derived(text: str) -> dict:
+    """Derivation is deterministic (seeded): the same description is derived once per process."""
+    return yaml.safe_load(_derived_text(text))
 
 
 def robots_dir(configured: str) -> str:
