@@ -142,3 +142,34 @@ def test_misspelt_link_exits_2_naming_it() -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "panda_grasptarjet" in lines[0] and "panda_grasptarget" in lines[0]
+
+
+def test_robot_description_topic_is_read(tmp_path) -> None:
+    """A URDF string latched on /robot_description (as robot_state_publisher does), over real DDS."""
+    import rclpy
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from std_msgs.msg import String
+
+    from robot_model.sources import resolve_uri
+
+    urdf = resolve_uri("package://pybullet_data/xarm/xarm6_robot.urdf", None, "test").read_text()
+    urdf = urdf.replace("package://xarm_description/", str(resolve_uri("package://pybullet_data/xarm/xarm6_robot.urdf",
+                                                                          None, "test").parent / "xarm_description") + "/")
+    rclpy.init()
+    try:
+        node = rclpy.create_node("robot_state_publisher_stand_in")
+        publisher = node.create_publisher(String, "/robot_description",
+                                          QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        publisher.publish(String(data=urdf))
+        done = subprocess.Popen([sys.executable, "-m", "pose_retarget.robot_check", "topic:/robot_description",
+                                 "--arm", "arm=link_base:link6", "--png", ""], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=dict(os.environ, PYTHONPATH=os.environ.get("PYTHONPATH", "") + os.pathsep + str(ROOT / "src")))
+        while done.poll() is None:
+            rclpy.spin_once(node, timeout_sec=0.1)
+        out, err = done.communicate()
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()
+    assert done.returncode == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["joints"] == 6 and report["home_collision_free"] and report["reachable_fraction"] >= 0.5

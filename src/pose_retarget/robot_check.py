@@ -3,14 +3,15 @@
   python -m pose_retarget.robot_check MODEL --arm NAME=BASE_LINK:EE_LINK[:GRIPPER_JOINT[=CLOSED/OPEN],...] ...
   python -m pose_retarget.robot_check config/robots/my_robot.yaml      # a description (overrides kept)
 
-MODEL: an MJCF or URDF path, a package:// path, or '-' for a URDF string on stdin (robot_state_publisher's
-/robot_description).  Prints the derived description as YAML (save it to config/robots/<name>.yaml and
+MODEL: an MJCF or URDF path, a package:// path, '-' for a URDF string on stdin, or topic:/robot_description
+(robot_state_publisher's latched URDF string, read once over DDS).  Prints the derived description as YAML (save it to config/robots/<name>.yaml and
 edit), then the checks; writes a PNG of the robot at home with the operator motion set (green: reached);
 the last line is JSON.  A missing or misspelt link or joint exits 2 with one line naming it.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -53,9 +54,34 @@ def parse_arm(text: str) -> dict:
     return arm
 
 
+def read_topic(topic: str, timeout_s: float = 10.0) -> str:
+    """The first std_msgs/String on `topic`, subscribed as robot_state_publisher publishes it (transient local)."""
+    import rclpy
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from std_msgs.msg import String
+
+    received: list[str] = []
+    rclpy.init()
+    try:
+        node = rclpy.create_node("robot_check")
+        node.create_subscription(String, topic, lambda msg: received.append(msg.data),
+                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        deadline = node.get_clock().now().nanoseconds + timeout_s * 1e9
+        while not received and node.get_clock().now().nanoseconds < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()
+    if not received:
+        raise ConfigError("model", f"topic:{topic}", f"a topic with a URDF string (none in {timeout_s:.0f} s)")
+    return received[0]
+
+
 def description(model: str, arms: list[dict], name: str) -> dict:
     if model == "-":
         model = sys.stdin.read()
+    elif model.startswith("topic:"):
+        model = read_topic(model[len("topic:"):])
     elif not model.startswith("package://") and not model.lstrip().startswith("<"):
         model = str(Path(model).resolve())
     return {"name": name, "model": model, "arms": arms}
@@ -101,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"robot_check: {error}", file=sys.stderr)
         return 1
     if values is None:
-        values = plain(_as_dict(config))
+        values = plain(dataclasses.asdict(config))
+    if str(values.get("model", "")).lstrip().startswith("<"):     # a description string: save it, name the file
+        values = dict(values, model=f"(the {len(values['model'])}-character URDF read: save it and give its path)")
     print(yaml.safe_dump(plain(values), sort_keys=False, default_flow_style=None, width=110), end="")
     for arm, fraction in report.reachable_fraction.items():
         print(f"# {arm}: reachable {fraction:.0%} of the operator motion set; condition at home "
@@ -125,12 +153,6 @@ def main(argv: list[str] | None = None) -> int:
         "home_condition": report.home_condition, "singularity_margin": min(report.singularity_margin.values()),
         "derived_keys": len(derived), "png": png}))
     return 0
-
-
-def _as_dict(config) -> dict:
-    import dataclasses
-
-    return dataclasses.asdict(config)
 
 
 if __name__ == "__main__":

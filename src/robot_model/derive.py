@@ -73,7 +73,7 @@ def rpy_to_matrix(rpy) -> np.ndarray:
 
 
 def matrix_to_rpy(matrix: np.ndarray) -> list[float]:
-    """Inverse of rpy_to_matrix (extrinsic... intrinsic XYZ as MuJoCo's euler='XYZ', mink's from_rpy)."""
+    """Inverse of rpy_to_matrix: R = Rz(yaw) Ry(pitch) Rx(roll), as mink's SO3.from_rpy_radians."""
     m = matrix
     pitch = math.asin(max(-1.0, min(1.0, -m[2, 0])))
     roll = math.atan2(m[2, 1], m[2, 2])

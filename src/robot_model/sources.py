@@ -57,7 +57,11 @@ def resolve_uri(uri: str, folder: Path | None, key: str) -> Path:
 
 
 def is_urdf(text: str) -> bool:
-    return re.search(r"<\s*robot[\s>]", text) is not None and re.search(r"<\s*mujoco[\s>]", text[:2000]) is None
+    """A URDF's root element is <robot> (an MJCF's is <mujoco>; a URDF may hold a <mujoco> extension)."""
+    try:
+        return ElementTree.fromstring(text).tag == "robot"
+    except ElementTree.ParseError:
+        return False
 
 
 def urdf_with_absolute_meshes(text: str, folder: Path | None, key: str) -> str:
