@@ -135,9 +135,11 @@ def test_poses_in_checked_commands_out(ros_node, retarget_node, robot_node):
     command = robot.home.copy()
     for arm in robot.arms:
         message = client.received[f"{arm.name}/joint_trajectory"][-1]
-        assert tuple(message.joint_names) == arm.command_names and len(message.points) == 1
-        assert list(message.points[0].velocities) == [0.0] * len(arm.qpos)   # at rest: a JTC blends in with a cubic
-        command[arm.qpos] = message.points[0].positions
+        # A cubic segment for a JTC: from the running setpoint (time 0) to the goal at rest, stamped with its start.
+        assert tuple(message.joint_names) == arm.command_names and len(message.points) == 2
+        assert len(message.points[0].velocities) == len(arm.qpos) and message.header.stamp.sec > 0
+        assert list(message.points[1].velocities) == [0.0] * len(arm.qpos)
+        command[arm.qpos] = message.points[1].positions
         gripper = client.received[f"{arm.name}/gripper/joint_trajectory"][-1]
         assert tuple(gripper.joint_names) == arm.gripper_command_names and len(gripper.points[0].positions) == 1
         command[arm.gripper_command_qpos] = gripper.points[0].positions
@@ -170,11 +172,11 @@ def test_poses_in_checked_commands_out(ros_node, retarget_node, robot_node):
 
     # Input stops: the watchdog reports stale input while the robot holds.
     commands_before = len(client.received["left/joint_trajectory"])
-    last = client.received["left/joint_trajectory"][-1].points[0].positions
+    last = client.received["left/joint_trajectory"][-1].points[-1].positions
     assert spin_until(client.nodes, lambda: client.received["status"][-1].arms[0].reason == ArmStatus.INPUT_STALE,
                       timeout_s=5)
     held = client.received["left/joint_trajectory"][commands_before:]
-    assert all(list(m.points[0].positions) == list(last) for m in held)
+    assert all(list(m.points[-1].positions) == list(last) for m in held)
 
     assert client.engage(False).success
     client.send(trajectory[-1], frames=2)

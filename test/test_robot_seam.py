@@ -82,8 +82,8 @@ def test_restarted_retargeting_node_continues_from_the_arm_without_a_jump(seam):
     killed_at = seam.node.get_clock().now().nanoseconds
     seam.drive(last, seconds=1.0)                                  # the operator holds still; nothing commands
     before = {arm.name: len(seam.recorded.commands[arm.name]) for arm in seam.robot.arms}
-    seam.start_retarget(**{"state.max_delay_s": MAX_DELAY_S})
-    message = seam.engage(last)                                    # near mode: the arm is at the operator's pose
+    seam.start_retarget(**{"state.max_delay_s": MAX_DELAY_S, "engage.mode": "sync"})
+    message = seam.engage(last)           # sync: from where the arm stopped, slowly to the operator's pose
     resumed = _moving(seam, 2.0, seed=8)
     seam.drive(resumed, seconds=0.5)
     for arm in seam.robot.arms:

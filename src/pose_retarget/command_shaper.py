@@ -16,6 +16,7 @@ model too.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,20 @@ from robot_model import spline
 
 _LONGEST_S = 30.0                                   # candidate durations: geometric from the input period
 _CANDIDATES = 120
-_FRACTIONS = np.linspace(0.0, 1.0, 17)[None, :, None]   # where each candidate is checked
+
+
+def _within_limits(p0: np.ndarray, v0: np.ndarray, goal: np.ndarray, t: np.ndarray, v_max: np.ndarray,
+                   a_max: np.ndarray) -> np.ndarray:
+    """For each candidate duration (rows of t): does the cubic to `goal` at rest keep every joint within
+    the limits?  Its acceleration is linear (extremes at the ends); its speed peaks at an end or where
+    the acceleration crosses zero."""
+    _, _, c2, c3, _, _ = spline.coefficients(p0, goal, t, v0, np.zeros_like(goal))
+    acceleration = np.maximum(np.abs(2 * c2), np.abs(2 * c2 + 6 * c3 * t))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vertex = np.where(c3 != 0, -c2 / (3 * c3), -1.0)
+    inside = (vertex > 0) & (vertex < t)
+    peak = np.where(inside, np.abs(v0 + 2 * c2 * vertex + 3 * c3 * vertex**2), 0.0)
+    return np.all((np.maximum(np.abs(v0), peak) <= v_max) & (acceleration <= a_max), axis=1)
 
 
 @dataclass(frozen=True)
@@ -36,12 +50,15 @@ class Segment:
     goal: np.ndarray            # reached at rest
     duration_s: float
 
-    def at(self, t_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Position, velocity, acceleration at `t_ns` (at the start before it, at the goal after the end)."""
-        if self.duration_s <= 0.0:
-            return self.goal.copy(), np.zeros_like(self.goal), np.zeros_like(self.goal)
-        s = float(np.clip((t_ns - self.start_ns) * 1e-9, 0.0, self.duration_s))
-        return spline.evaluate(spline.coefficients(self.p0, self.goal, self.duration_s, self.v0, np.zeros_like(self.v0)), s)
+    @functools.cached_property
+    def _coefficients(self) -> tuple:
+        return spline.coefficients(self.p0, self.goal, max(self.duration_s, 1e-9), self.v0, np.zeros_like(self.v0))
+
+    def at(self, t_ns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Position, velocity, acceleration at `t_ns` (at the start before it, at the goal after the end);
+        an array of times gives one row per time."""
+        s = np.clip((np.asarray(t_ns, dtype=np.int64) - self.start_ns) * 1e-9, 0.0, max(self.duration_s, 0.0))
+        return spline.evaluate(self._coefficients, s[..., None] if s.ndim else float(s))
 
 
 class CommandShaper:
@@ -73,6 +90,14 @@ class CommandShaper:
             return self._previous.at(t_ns)
         return self.segment.at(t_ns)
 
+    def positions(self, times_ns: np.ndarray) -> np.ndarray:
+        """Setpoint positions at several times (one row each)."""
+        rows = self.segment.at(times_ns)[0]
+        if self._previous is not None:
+            before = times_ns < self.segment.start_ns
+            rows[before] = self._previous.at(times_ns[before])[0]
+        return rows
+
     def command(self, goal: np.ndarray, now_ns: int, min_s: float) -> Segment | None:
         """The segment to `goal` sent at `now_ns`, starting `max_delay_s` later (the shortest within the limits);
         None while the last one sent has not started (the controller may not have it yet)."""
@@ -80,11 +105,9 @@ class CommandShaper:
             return None
         start_ns = now_ns + self.delay_ns
         p0, v0, a0 = self.expected(start_ns)
-        t = np.geomspace(min_s, max(_LONGEST_S, min_s), _CANDIDATES)[:, None, None]
-        _, velocity, acceleration = spline.evaluate(spline.coefficients(p0, goal, t, v0, np.zeros_like(goal)),
-                                                    _FRACTIONS * t)
-        ok = np.all((np.abs(velocity) <= self.v_max) & (np.abs(acceleration) <= self.a_max), axis=(1, 2))
-        duration = float(t[np.argmax(ok), 0, 0]) if ok.any() else float(t[-1, 0, 0])
+        t = np.geomspace(min_s, max(_LONGEST_S, min_s), _CANDIDATES)[:, None]
+        ok = _within_limits(p0, v0, goal, t, self.v_max, self.a_max)
+        duration = float(t[np.argmax(ok), 0]) if ok.any() else float(t[-1, 0])
         self._previous = self.segment
         self.segment = Segment(start_ns, p0, v0, a0, goal.copy(), duration)
         return self.segment

@@ -97,9 +97,9 @@ class StateConfig(Validated):
 
     topic: str = "/joint_states"                           # sensor_msgs/JointState with the controllers' joint names
     stale_timeout_s: float = bounded(0.25, 0.005, 10.0)    # older: every arm holds (STATE_STALE)
-    max_divergence_rad: float = bounded(0.15, 0.001, 3.2)  # measured vs where the commands put the controller
+    max_divergence_rad: float = bounded(0.2, 0.001, 3.2)   # measured vs where the commands put the controller
     speed_margin: float = bounded(0.9, 0.1, 1.0)           # commands are shaped to this fraction of the limits
-    max_lag_s: float = bounded(0.15, 0.0, 2.0)             # the measured joints may lag the setpoint this long
+    max_lag_s: float = bounded(0.3, 0.0, 2.0)              # the measured joints may lag the setpoint this long
     max_delay_s: float = bounded(0.05, 0.0, 1.0)           # commands start this long after they are sent
 
 

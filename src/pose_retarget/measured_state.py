@@ -37,6 +37,11 @@ class MeasuredState:
             self._qpos.update(zip(arm.command_names, (int(i) for i in arm.qpos)))
             self._qpos.update(zip(arm.gripper_command_names, (int(i) for i in arm.gripper_command_qpos)))
         self._required = set(self._qpos)
+        # Measured joints a hair past a limit (a servo pressing on its stop) would make the IK infeasible.
+        model = robot.model
+        self._lower, self._upper = np.full(model.nq, -np.inf), np.full(model.nq, np.inf)
+        for joint in np.flatnonzero(model.jnt_limited):
+            self._lower[model.jnt_qposadr[joint]], self._upper[model.jnt_qposadr[joint]] = model.jnt_range[joint]
         self._mimic = {m.joint: int(i) for arm in robot.arms
                        for m, i in zip(arm.config.gripper.mimic, arm.gripper_qpos[arm.gripper_commanded:])}
 
@@ -54,7 +59,7 @@ class MeasuredState:
         if not all(np.isfinite(v) for _, v in used):
             return "joint state holds NaN or infinite positions"
         for index, value in used:
-            self.q[index] = value
+            self.q[index] = min(max(value, self._lower[index]), self._upper[index])
         speeds = dict(zip(names, velocities or ()))
         for arm in self.robot.arms:
             self.velocity[arm.dofs] = [float(speeds.get(n, 0.0)) if np.isfinite(speeds.get(n, 0.0)) else 0.0
@@ -64,7 +69,7 @@ class MeasuredState:
             self.q[mimic] = arm.gripper_positions(arm.gripper_opening(self.q))[arm.gripper_commanded:]
         for name, index in self._mimic.items():
             if name in values and np.isfinite(values[name]):
-                self.q[index] = values[name]
+                self.q[index] = min(max(values[name], self._lower[index]), self._upper[index])
         self.received_ns = now_ns
         self.stamp_ns = stamp_ns if 0 < stamp_ns <= now_ns else now_ns
         return None
@@ -127,9 +132,8 @@ class StateGate:
     def _divergence(self, arm_name: str, measured: np.ndarray, stamp_ns: int) -> float:
         """rad from the measured joints to where the setpoint was over the last `state.max_lag_s` before the
         measurement (a servo and its transport lag behind the setpoint; that is not a divergence)."""
-        shaper = self.shapers[arm_name]
         lag_ns = int(self.config.max_lag_s * 1e9)
-        path = np.array([shaper.expected(stamp_ns - k * lag_ns // 8)[0] for k in range(9)])
+        path = self.shapers[arm_name].positions(stamp_ns - np.arange(9, dtype=np.int64) * (lag_ns // 8))
         outside = np.maximum(path.min(axis=0) - measured, measured - path.max(axis=0))
         return float(np.max(np.maximum(outside, 0.0)))
 

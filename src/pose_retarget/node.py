@@ -3,8 +3,9 @@
 
 Per pose message: one Retargeter.step(), then everything is published; an input the core drops as
 too fast is only counted (`dropped.too_fast`), a rejected one is counted as `error.<kind>`.  Joint
-states (`state.topic`) go to the core as they arrive; a refused one is counted as `error.bad_joint_state`.  A timer holds the robot (status INPUT_STALE) when pose messages
-stop, which also lets the core disengage from an operator unseen for `operator.lost_timeout_s`.  All callbacks
+states (`state.topic`) go to the core as they arrive; a refused one is counted as `error.bad_joint_state`.
+A timer holds the robot (status INPUT_STALE) when pose messages stop, which also lets the core
+disengage from an operator unseen for `operator.lost_timeout_s`.  All callbacks
 share the node's default mutually exclusive group, so the core is never entered twice at once.
 """
 from __future__ import annotations

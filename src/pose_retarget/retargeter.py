@@ -13,6 +13,9 @@ is rejected whole, an input arriving sooner than `safety.min_dt_s` after the pre
 dropped (so the velocity limits, which scale with the time step, hold at any message rate), and an
 operator unseen for `operator.lost_timeout_s` by this node's clock is forgotten and the robot
 disengaged, whether frames keep arriving or none come at all (the node's watchdog calls hold()).
+
+The robot's measured joint state (observe_state) seeds the commanded configuration and can hold
+arms (measured_state.StateGate); each arm command is timed for its controller (command_shaper).
 """
 from __future__ import annotations
 

@@ -38,7 +38,8 @@ class RobotSimNode(Node):
         robot = load_robot_config(self.config.robot, robots_dir(self.config.robots_dir))
         c = self.config
         self.plant = Plant(robot, 1.0 / c.control_rate_hz, c.servo_dampratio, c.allow_partial_joints_goal,
-                           c.interpolate_from_desired_state, start_s=self._now_s())
+                           c.interpolate_from_desired_state, start_s=self._now_s(),
+                           gravity_compensation=c.gravity_compensation)
         self.counters = EventCounter()
         self.report = ErrorReporter(self, self.counters)
         for controller in self.plant.controllers:

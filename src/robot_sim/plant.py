@@ -50,8 +50,10 @@ def _add_servo_damping(model: mujoco.MjModel, actuators: np.ndarray, dofs: np.nd
 class Plant:
     def __init__(self, config: RobotConfig, control_period_s: float, dampratio: float = 3.0,
                  allow_partial_joints_goal: bool = False, interpolate_from_desired_state: bool = True,
-                 start_s: float = 0.0) -> None:
+                 start_s: float = 0.0, gravity_compensation: bool = True) -> None:
         self.model = build_model(config)
+        if gravity_compensation:          # as an arm's drives do: its servos only see the motion
+            self.model.body_gravcomp[:] = 1.0
         self.data = mujoco.MjData(self.model)
         self.substeps = max(1, round(control_period_s / self.model.opt.timestep))
         self.period_s = self.substeps * self.model.opt.timestep
@@ -84,6 +86,8 @@ class Plant:
             _add_servo_damping(self.model, np.concatenate([j.actuators for j in published]), self._dofs, dampratio)
         for controller in self.controllers:       # powered up holding where it is
             controller.follower.command(list(self.measured(controller)[0]), start_s)
+        gain = self.model.actuator_gainprm[:, 0]
+        self._lead = np.where(gain > 0, -self.model.actuator_biasprm[:, 2] / np.where(gain > 0, gain, 1.0), 0.0)
         self.time_s = start_s           # the controller clock of the last cycle
         self._apply(start_s)
         mujoco.mj_forward(self.model, self.data)
@@ -92,10 +96,13 @@ class Plant:
         return next((c for c in self.controllers if c.name == name), None)
 
     def _apply(self, t: float) -> None:
+        """Setpoints to the servos, with velocity feed-forward (a damped servo otherwise lags its moving
+        setpoint by kv/kp times the speed): kp (q_ref - q) + kv (v_ref - v)."""
         setpoints = []
         for controller in self.controllers:
-            position, _, _ = controller.follower.sample(t)
-            self.data.ctrl[controller.joints.actuators] = position
+            position, velocity, _ = controller.follower.sample(t)
+            actuators = controller.joints.actuators
+            self.data.ctrl[actuators] = position + velocity * self._lead[actuators]
             setpoints.append(position)
         for mimic in self.mimics:
             if mimic.joints.actuators[0] >= 0:

@@ -48,14 +48,13 @@ class Rejected(ValueError):
         self.kind = kind
 
 
-def _segment(a: _Knot, b: _Knot, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Position, velocity and acceleration at `t` between knots a and b."""
+def _coefficients(a: _Knot, b: _Knot) -> tuple:
+    """The polynomial from knot a to knot b (a zero-length segment: b held)."""
     span = b.time_s - a.time_s
     if span <= 0.0:
-        return b.positions.copy(), np.zeros_like(b.positions), np.zeros_like(b.positions)
-    c = spline.coefficients(a.positions, b.positions, span, a.velocities, b.velocities, a.accelerations,
-                            b.accelerations)
-    return spline.evaluate(c, float(np.clip(t - a.time_s, 0.0, span)))
+        return spline.coefficients(b.positions, b.positions, 1.0)
+    return spline.coefficients(a.positions, b.positions, span, a.velocities, b.velocities, a.accelerations,
+                               b.accelerations)
 
 
 class TrajectoryFollower:
@@ -68,7 +67,7 @@ class TrajectoryFollower:
         self.lower, self.upper = np.asarray(lower, float), np.asarray(upper, float)
         self.allow_partial = allow_partial_joints_goal
         self.from_desired = interpolate_from_desired_state
-        self._knots = [_Knot(0.0, np.clip(np.asarray(positions, float), self.lower, self.upper), None)]
+        self._set([_Knot(0.0, np.clip(np.asarray(positions, float), self.lower, self.upper), None)])
 
     def sample(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Desired position (inside the joint limits), velocity and acceleration at controller time `t`."""
@@ -79,7 +78,7 @@ class TrajectoryFollower:
             position, velocity, acceleration = knots[-1].positions.copy(), zero, zero
         else:
             k = next(i for i in range(1, len(knots)) if knots[i].time_s >= t)
-            position, velocity, acceleration = _segment(knots[k - 1], knots[k], t)
+            position, velocity, acceleration = spline.evaluate(self._polynomials[k - 1], t - knots[k - 1].time_s)
         return np.clip(position, self.lower, self.upper), velocity, acceleration
 
     def set_trajectory(self, joint_names: list[str], points: list[TrajectoryPoint], start_s: float, now_s: float,
@@ -119,7 +118,11 @@ class TrajectoryFollower:
             knots = [past[-1], *(k for k in knots if k.time_s > now_s)]
         else:         # blend from the current state, now, into the first point
             knots.insert(0, _Knot(now_s, current_p, current_v, current_a))
+        self._set(knots)
+
+    def _set(self, knots: list[_Knot]) -> None:
         self._knots = knots
+        self._polynomials = [_coefficients(a, b) for a, b in zip(knots, knots[1:])]
 
     def _full(self, order: np.ndarray, values: tuple[float, ...]) -> np.ndarray | None:
         if not values:
@@ -135,7 +138,7 @@ class TrajectoryFollower:
             raise Rejected("wrong_length", f"{len(values)} values for {len(self.joint_names)} joints")
         if not np.all(np.isfinite(values)):
             raise Rejected("not_finite", "a command holding a NaN or an infinite value")
-        self._knots = [_Knot(now_s, values, None)]
+        self._set([_Knot(now_s, values, None)])
 
     def _order(self, joint_names: list[str]) -> np.ndarray:
         unknown = [n for n in joint_names if n not in self._index]
