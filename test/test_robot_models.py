@@ -17,9 +17,7 @@ from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.synthetic import SyntheticOperator, reachable_trajectory
 from teleop_session.robot_loop import RobotInTheLoop
 from robot_model.config import load_robot_config
-from teleop_common.layout import BODY
 from teleop_common.pose import PoseFrame
-from teleop_common.status import Reason
 
 ROOT = Path(__file__).resolve().parents[1]
 ROBOTS = ["panda_urdf", "xarm6_urdf", "panda_robosuite", "ur5e_robosuite", "kinova3_robosuite", "xarm7_robosuite",

@@ -111,12 +111,12 @@ def main(argv: list[str] | None = None) -> int:
             raw = yaml.safe_load(Path(args.model).read_text()) or {}
             config = load_robot_config(args.model)
             values = plain(raw) if not needs_derivation(raw) else None
-            derived = []
+            derived, clearance = [], {}
         else:
             if not args.arm:
                 parser.error("give at least one --arm NAME=BASE_LINK:EE_LINK")
             derivation = derive_values(description(args.model, args.arm, args.name), mounting)
-            values, derived = derivation.values, derivation.derived
+            values, derived, clearance = derivation.values, derivation.derived, derivation.home_clearance_m
             config = from_mapping(RobotConfig, values)
         Robot(config)                    # what the retargeting node checks at start-up (gripper values in range, ...)
         report = RobotCheck(config, mounting).run()
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "reachable_fraction": round(min(report.reachable_fraction.values()), 4),
         "reachable_fraction_by_arm": report.reachable_fraction, "home_collision_free": report.home_collision_free,
         "home_condition": report.home_condition, "singularity_margin": min(report.singularity_margin.values()),
-        "derived_keys": len(derived), "png": png}))
+        "derived_keys": len(derived), "home_clearance_m": clearance, "png": png}))
     return 0
 
 

@@ -60,8 +60,7 @@ class Derivation:
     values: dict                                 # the full description (derived keys filled in)
     derived: list[str] = field(default_factory=list)   # keys that were derived, not given
     home_condition: dict[str, float] = field(default_factory=dict)
-    home_clearance_m: dict[str, float] = field(default_factory=dict)
-    extension_m: dict[str, float] = field(default_factory=dict)
+    home_clearance_m: dict[str, float] = field(default_factory=dict)   # nearest watched pair at home (1.0: none within 1 m)
 
 
 def rpy_to_matrix(rpy) -> np.ndarray:
@@ -308,7 +307,6 @@ def derive_values(values: dict, mounting_rpy=MOUNTING_RPY, seed: int = 0) -> Der
     for k, (info, arm) in enumerate(zip(infos, arms)):
         key = f"arms.{info.name}"
         later = {b for other in infos[k + 1:] if other.name not in given_home for b in other.moving}
-        report.extension_m[info.name] = round(extension[info.name], 4)
         for field_name, value in (("max_reach", round(MAX_REACH_FRACTION * extension[info.name], 3)),
                                   ("reach", round(REACH_FRACTION * extension[info.name], 3))):
             if field_name not in arm:
