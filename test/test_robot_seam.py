@@ -12,6 +12,7 @@ from seam import Seam, window_rates
 from whole_body_teleop.msg import ArmStatus
 
 from pose_retarget.synthetic import reachable_trajectory
+from teleop_common.status import reason_name
 
 CONTROL_RATE_HZ = "100.0"     # 10 ms control period: a 10 ms window is one joint state to the next
 MAX_DELAY_S = "0.2"           # commands start this long after they are sent: enough for a loaded 2-core machine
@@ -47,7 +48,7 @@ def test_joint_limits_hold_at_the_robot_at_any_input_rate(seam, rate_hz):
     seam.drive(home, seconds=0.5, rate_hz=rate_hz)
     status = seam.status()
     assert status.engaged
-    reasons = Counter(ArmStatus.__dict__ and a.reason for _, m in seam.recorded.statuses for a in m.arms)
+    reasons = Counter(reason_name(a.reason) for _, m in seam.recorded.statuses for a in m.arms)
     print(f"{rate_hz:.0f} Hz reasons {dict(reasons)}, {len(seam.recorded.statuses)} statuses")
     delays = [(t - (m.header.stamp.sec * 10**9 + m.header.stamp.nanosec)) * 1e-6 for t, m in seam.recorded.commands["left"]]
     print(f"command delay ms p50 {np.percentile(delays, 50):.1f} p90 {np.percentile(delays, 90):.1f} max {max(delays):.1f}")
