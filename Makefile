@@ -64,9 +64,10 @@ $(FOXGLOVE)/node_modules/.stamp: $(FOXGLOVE)/package.json $(FOXGLOVE)/package-lo
 	npm ci --prefix $(FOXGLOVE) --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# make demo SOURCE=/dev/video0 (a webcam) or SOURCE=my_video.mp4: your own camera or footage.
+# make demo SOURCE=/dev/video0 (a webcam) or SOURCE=my_video.mp4: your own camera or footage;
+# ROBOT=panda_urdf (a robot of config/robots, or a robot YAML): another robot.
 demo: setup
-	$(PY) -m teleop_session.demo $(if $(SOURCE),--video $(SOURCE))
+	$(PY) -m teleop_session.demo $(if $(SOURCE),--video $(SOURCE)) $(if $(ROBOT),--robot $(ROBOT))
 
 test: setup
 	$(PY) -m pytest -q test

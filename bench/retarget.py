@@ -1,6 +1,7 @@
 """Retargeting benchmark: cost per input frame, tracking of known-answer targets, unsafe targets.
 
   PYTHONPATH=src .venv/bin/python bench/retarget.py [--robot aloha] [--seconds 10] [--seeds 6]
+  PYTHONPATH=src .venv/bin/python bench/retarget.py --robot-model MODEL --arm NAME=BASE_LINK:EE_LINK ...
 
 step_ms: Retargeter.step() per pose frame (operator choice, mapping, IK for all arms, MuJoCo
 check), wall clock; step_cpu_ms: the same in thread CPU time (this machine is shared).
@@ -17,15 +18,20 @@ import argparse
 import gc
 import json
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import mink
 import mujoco
 import numpy as np
+import yaml
 
 from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.retargeter import Retargeter
 from pose_retarget.robot import Robot
+from pose_retarget.robot_check import description, parse_arm, plain
+from robot_model.derive import derive_values
 from pose_retarget.synthetic import SyntheticOperator, reachable_trajectory
 from robot_model.config import load_robot_config
 from teleop_common.pose import PoseFrame
@@ -213,12 +219,25 @@ def unreachable(robot: Robot, config: RetargetNodeConfig, operator: SyntheticOpe
     return {"unreachable_total": total, "unreachable_clamped": clamped}
 
 
+def derived_robot_yaml(model: str, arms: list[dict]) -> str:
+    """The description derived from a model and arm names, saved as a YAML the configs can name."""
+    values = derive_values(description(model, arms, Path(model).stem)).values
+    path = Path(tempfile.mkdtemp(prefix="bench_robot_")) / f"{Path(model).stem}.yaml"
+    path.write_text(yaml.safe_dump(plain(values), sort_keys=False))
+    return str(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--robot", default="aloha")
+    parser.add_argument("--robot", default="aloha", help="a robot of config/robots or a robot YAML")
+    parser.add_argument("--robot-model", default="", help="a URDF/MJCF (path or package://): the robot is derived "
+                        "from it and the --arm names, as robot_check does")
+    parser.add_argument("--arm", action="append", type=parse_arm, default=[], help="NAME=BASE_LINK:EE_LINK[:GRIPPER_JOINT,...]")
     parser.add_argument("--seconds", type=float, default=10.0, help="per reachable trajectory")
     parser.add_argument("--seeds", type=int, default=6, help="reachable trajectories")
     args = parser.parse_args()
+    if args.robot_model:
+        args.robot = derived_robot_yaml(args.robot_model, args.arm)
     config = RetargetNodeConfig(robot=args.robot)
     robot = Robot(load_robot_config(args.robot))
     operator = SyntheticOperator(robot, config.mapping, config.gripper)

@@ -7,6 +7,7 @@ mimic an actuated one, so commands and joint states use the hardware's names wit
 No `from __future__ import annotations` here: the config loader reads the field types at run time.
 """
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,10 +109,32 @@ class GeomGroup(Validated):
 
 
 @dataclass
+class Attachment(Validated):
+    """Another model placed into the robot: an arm on the table, a gripper on a flange."""
+
+    model: str = ""                                # as RobotConfig.model
+    prefix: str = ""                               # put before every name of the attached model
+    parent: str = ""                               # body it is fixed to ('' = the world)
+    pos: tuple[float, ...] = (0.0, 0.0, 0.0)       # m, in the parent body
+    rpy: tuple[float, ...] = (0.0, 0.0, 0.0)       # rad, in the parent body
+    angle: str = choice("model", "radian", "degree")   # the file's angle unit; 'radian' for fragments that omit
+                                                   # <compiler angle> but mean radians (robosuite's grippers)
+
+    def check(self) -> None:
+        if not self.model:
+            raise ConfigError("attach.model", "", "a model path (MJCF or URDF)")
+        check_length("attach.pos", self.pos, 3)
+        check_length("attach.rpy", self.rpy, 3)
+
+
+@dataclass
 class RobotConfig(Validated):
     name: str = ""
-    model: str = ""                       # 'package://<python package>/<path>' or a path next to the YAML
+    model: str = ""                       # MJCF or URDF: 'package://<package>/<path>', a path next to the YAML,
+                                          # or the description itself (a /robot_description string); '' = empty world
+    attach: tuple[Attachment, ...] = ()   # models added in order (arms on a rig, grippers on flanges)
     remove_bodies: tuple[str, ...] = ()    # scene props that are not part of the robot
+    exclude_contacts: tuple[tuple[str, ...], ...] = ()   # body pairs whose contacts are ignored (always touching)
     base_frame: str = "world"             # frame of targets and of TeleopStatus
     arms: tuple[ArmConfig, ...] = ()
     geom_groups: tuple[GeomGroup, ...] = ()
@@ -133,20 +156,51 @@ class RobotConfig(Validated):
         for pair in self.collision_pairs:
             if len(pair) != 2 or not set(pair) <= groups:
                 raise ConfigError("collision_pairs", list(pair), f"two names among {sorted(groups)}")
+        for pair in self.exclude_contacts:
+            if len(pair) != 2:
+                raise ConfigError("exclude_contacts", list(pair), "pairs of body names")
         if self.singularity_stop <= self.singularity_slow:
             raise ConfigError("singularity_stop", self.singularity_stop, "a number above singularity_slow")
 
 
+def _absolute(model: str, folder: Path) -> str:
+    if not model or model.startswith("package://") or model.lstrip().startswith("<"):
+        return model
+    return str((folder / model).resolve())
+
+
+def needs_derivation(values: dict) -> bool:
+    """A description whose arms name only their links (no `joints`): the rest is derived."""
+    return any(not arm.get("joints") for arm in values.get("arms") or [] if isinstance(arm, dict))
+
+
 def load_robot_config(robot: str, robots_dir: str = "") -> RobotConfig:
-    """Robot by name (<robots_dir>/<name>.yaml) or by YAML path; a relative model path is made absolute."""
+    """Robot by name (<robots_dir>/<name>.yaml) or by YAML path; relative model paths are made absolute.
+    Arms given by base link, end-effector link and gripper joints only are derived (robot_model.derive),
+    keys present in the YAML overriding what derivation would choose."""
     path = Path(robot) if robot.endswith((".yaml", ".yml")) else Path(robots_dir or ROBOTS_DIR) / f"{robot}.yaml"
     if not path.is_file():
         raise ConfigError("robot", robot, f"a robot name with a YAML in {robots_dir or ROBOTS_DIR}, or a YAML path")
     values = yaml.safe_load(path.read_text()) or {}
-    model = str(values.get("model", ""))
-    if model and not model.startswith("package://"):
-        values["model"] = str((path.parent / model).resolve())
+    values["model"] = _absolute(str(values.get("model", "")), path.parent)
+    for part in values.get("attach") or []:
+        if isinstance(part, dict):
+            part["model"] = _absolute(str(part.get("model", "")), path.parent)
+    if needs_derivation(values):
+        values = _derived(yaml.safe_dump(values, sort_keys=True))
     return from_mapping(RobotConfig, values)
+
+
+@functools.lru_cache(maxsize=16)
+def _derived_text(text: str) -> str:
+    from robot_model.derive import derive_values    # MuJoCo work, only for descriptions that need it
+
+    return yaml.safe_dump(derive_values(yaml.safe_load(text)).values)
+
+
+def _derived(text: str) -> dict:
+    """Derivation is deterministic (seeded): the same description is derived once per process."""
+    return yaml.safe_load(_derived_text(text))
 
 
 def robots_dir(configured: str) -> str:

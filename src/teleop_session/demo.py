@@ -91,8 +91,9 @@ def run_live(args: argparse.Namespace, monitor: SessionMonitor, processes: NodeP
     processes.start(WHOLE_BODY_POSE)
     # The simulated robot (its own process, as hardware) starts at home, away from the operator: the
     # retargeting node moves it there slowly on engaging.
-    processes.start(ROBOT_SIM)
-    processes.start(POSE_RETARGET, {"engage.mode": "sync"})
+    robot = {"robot": args.robot} if args.robot else {}
+    processes.start(ROBOT_SIM, robot)
+    processes.start(POSE_RETARGET, {"engage.mode": "sync", **robot})
     if args.record:
         processes.start(EPISODE_RECORDER, {"output_dir": str(out_dir / "episodes"), "task": f"'{args.task}'"})
     _wait(lambda: monitor.count_publishers("/poses") > 0 and monitor.retarget_ready(), processes,
@@ -128,10 +129,10 @@ def run_live(args: argparse.Namespace, monitor: SessionMonitor, processes: NodeP
 
 
 def render(args: argparse.Namespace, monitor: SessionMonitor) -> tuple[Path, RobotMotion]:
-    """The side-by-side MP4 of the robot described by the retargeting node's parameter file, and what
+    """The side-by-side MP4 of the robot (--robot, else the retargeting node's parameter file's), and what
     that robot did."""
     config = load(POSE_RETARGET.load_config_class(), args.config_dir / POSE_RETARGET.config_file)
-    robot = Robot(load_robot_config(config.robot, config.robots_dir))
+    robot = Robot(load_robot_config(args.robot or config.robot, config.robots_dir))
     motion = measure(robot, monitor.log.joint_states, monitor.log.statuses)
     view = RobotView(robot.model, robot.home, 640, 480)
     video = VideoEncoder(args.out, monitor.log.camera_fps())
@@ -155,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task", default="whole-body teleoperation demo", help="task label of the recorded episode")
     parser.add_argument("--no-record", dest="record", action="store_false", help="do not record an MCAP episode")
     parser.add_argument("--config-dir", type=Path, default=CONFIG_DIR, help="parameter files (default %(default)s)")
+    parser.add_argument("--robot", default="", help="robot of config/robots (or a robot YAML) for the retargeting node "
+                        "and the robot process (default: their parameter files')")
     args = parser.parse_args(argv)
     if not args.video.exists():
         print(f"[demo] {args.video}: no such video file, image folder or camera device "
