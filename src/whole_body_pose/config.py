@@ -74,7 +74,8 @@ _MODEL_RUNTIMES = ("auto", "onnxruntime", "litert", "tensorrt")
 # Measured fastest CPU runtime per model (whole_body_pose.models.MODELS key; 2 threads, README benchmark):
 # LiteRT runs MediaPipe's own TFLite files on XNNPACK; ONNX Runtime is faster on batches of full hands.
 FASTEST_ON_CPU = {"pose_detection": "onnxruntime", "pose_landmark": "litert", "palm_detection": "litert",
-                  "hand_landmark": "onnxruntime", "hand_landmark_lite": "litert", "face_landmark": "litert"}
+                  "hand_landmark": "onnxruntime", "hand_landmark_lite": "litert", "face_landmark": "litert",
+                  "face_detection": "litert"}
 MAX_PART_SEARCH_CALLS = 10   # per frame; a full search of every part of a few people (the DOPE teacher)
 # Hand landmark model on tracked crops per `hand_tracking_model` value (MODELS keys).
 HAND_TRACKING_MODELS = {"lite": "hand_landmark_lite", "full": "hand_landmark"}
@@ -89,6 +90,7 @@ class ModelRuntimes(Validated):
     palm_detection: str = choice(*_MODEL_RUNTIMES)
     hand_landmark: str = choice(*_MODEL_RUNTIMES)
     face_landmark: str = choice(*_MODEL_RUNTIMES)
+    face_detection: str = choice(*_MODEL_RUNTIMES)
 
 
 EXPERTS = tuple(f.name for f in dataclasses.fields(ModelRuntimes))  # the part experts' names
@@ -122,6 +124,9 @@ class PoseNodeConfig(Validated):
     palm_recovery: bool = True                         # palm detection when a hand crop from the body fails
     hand_only: bool = True                             # whole-frame palm detection (with the person detector):
                                                        # hands with no body are published as hand-only people
+    face_only: bool = True                             # whole-frame face detection (with the person detector):
+                                                       # close-up faces no body covers are published as face-only people
+    face_detection_score: float = bounded(0.5, 0.0, 1.0)  # face detector min score (face-only people)
     reject_phantoms: bool = True                       # drop bodies that are not anatomically consistent
                                                        # (inside a hand, smaller than a hand, no torso)
     refine_passes: int = bounded(1, 0, 3)              # extra hand/face passes on re-cropped regions (untracked parts)

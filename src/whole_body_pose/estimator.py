@@ -30,6 +30,7 @@ from whole_body_pose.background import BackgroundDetector
 from whole_body_pose.experts import (PALM_DETECTOR_STRIDES, POSE_DETECTOR_STRIDES, BodyLandmarker, Detector,
                                      FaceLandmarker, HandLandmarker, ImageDetections)
 from whole_body_pose.models import ModelStore
+from whole_body_pose.face_only import FACE_DETECTOR_KEYPOINTS, FACE_DETECTOR_STRIDES, FaceOnlyTracker
 from whole_body_pose.hand_only import HandOnlyTracker
 from whole_body_pose.parts import FaceStage, HandStage, SearchBudget
 from whole_body_pose.phantoms import phantom_reason
@@ -40,6 +41,7 @@ from whole_body_pose.schedule import DetectionSchedule
 from whole_body_pose.tracks import REVIVE_FRAMES, Body, Track, associate, crowded, drifted, duplicates, tighten
 
 TILE_OVERLAP = 1.25  # detector tiles are this much larger than an exact n x n split
+BODY_FACE_POINTS = 11       # the body model's first 11 landmarks are the face's (nose, eyes, ears, mouth)
 WHOLE_FRAME = "whole_frame"  # the background run of a periodic whole-frame detection
 
 
@@ -51,6 +53,7 @@ class Experts:
     hand_tracker: HandLandmarker  # hands on crops from landmarks (`hand_tracking_model`; may be `hand`)
     face: FaceLandmarker
     palm: Detector
+    face_detector: Detector | None = None  # whole-frame faces for face-only people (`face_only`)
 
 
 def load_experts(config: PoseNodeConfig) -> Experts:
@@ -74,7 +77,9 @@ def load_experts(config: PoseNodeConfig) -> Experts:
                    hand_tracker=(hand if tracking == "hand_landmark"
                                  else HandLandmarker(*session("hand_landmark", tracking, parts_threads))),
                    face=FaceLandmarker(*session("face_landmark", threads=parts_threads)),
-                   palm=Detector(*session("palm_detection"), PALM_DETECTOR_STRIDES, 7))
+                   palm=Detector(*session("palm_detection"), PALM_DETECTOR_STRIDES, 7),
+                   face_detector=(Detector(*session("face_detection"), FACE_DETECTOR_STRIDES, FACE_DETECTOR_KEYPOINTS)
+                                  if config.face_only and config.enable_face else None))
 
 
 def build_part_experts(config: PoseNodeConfig) -> PartExpertsEstimator:
@@ -114,6 +119,9 @@ class PartExpertsEstimator:
         self.hand_only = (HandOnlyTracker(experts.hand, experts.hand_tracker, config.hand_presence,
                                           config.refine_passes, config.one_euro, config.gap_fill)
                           if config.hand_only and config.enable_hands else None)
+        self.face_only = (FaceOnlyTracker(experts.face_detector, experts.face, config.face_detection_score,
+                                          config.face_presence, config.one_euro, config.gap_fill)
+                          if experts.face_detector is not None else None)
         self.reset()
 
     def reset(self) -> None:
@@ -130,6 +138,8 @@ class PartExpertsEstimator:
         self._frames = 0               # frames processed (face mesh cadence)
         if self.hand_only is not None:
             self.hand_only.reset()
+        if self.face_only is not None:
+            self.face_only.reset()
 
     def process(self, image_rgb: np.ndarray, stamp_ns: int, frame_id: str,
                 camera: CameraIntrinsics | None) -> PoseFrame:
@@ -188,6 +198,10 @@ class PartExpertsEstimator:
         if self.hand_only is not None:
             poses.extend(self.hand_only(image, self._palms, self._body_hands(observed, hands), cam, t, self._new_id))
             clock.lap("hands")  # hand-only people count as hand work
+        if self.face_only is not None:
+            poses.extend(self.face_only(image, searches.people, self._body_faces(observed, faces), cam, t,
+                                        self._new_id))
+            clock.lap("face")
         poses.sort(key=lambda p: p.track_id)
         clock.lap("temporal")
         return PoseFrame(stamp_ns=stamp_ns, frame_id=frame_id, poses=poses,
@@ -248,6 +262,14 @@ class PartExpertsEstimator:
                 elif track.body.visibility[wrist] >= self.config.wrist_visibility:
                     px = track.body.pixels
                     crops.append(roi.hand_from_body(px[None, wrist], px[None, index], px[None, pinky])[0])
+        return np.array(crops).reshape(-1, 5)
+
+    @staticmethod
+    def _body_faces(observed: list[Track], faces: dict) -> np.ndarray:
+        """Face crops of the bodies seen this frame: their face found, else the crop of their face points."""
+        crops = [faces[(i, Part.FACE)].roi if (i, Part.FACE) in faces
+                 else roi.face_from_body(track.body.pixels[None, :BODY_FACE_POINTS])[0]
+                 for i, track in enumerate(observed)]
         return np.array(crops).reshape(-1, 5)
 
     def _hand_crops(self) -> np.ndarray:
