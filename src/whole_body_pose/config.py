@@ -70,6 +70,22 @@ class DopeConfig(Validated):
     suppress_iou: float = bounded(0.3, 0.0, 1.0)            # region overlap that drops a weaker proposal
 
 
+@dataclass
+class PlausibilityConfig(Validated):
+    """Limits of a plausible body (whole_body_pose/plausibility.py); an arm outside them is published with
+    low confidence (never drives a robot arm) and counted.  Measured on real footage: README "Plausibility"."""
+
+    enabled: bool = True
+    low_confidence: float = bounded(0.1, 0.0, 1.0)       # confidence cap of an implausible arm's keypoints
+    min_shoulder_torso: float = bounded(0.4, 0.0, 10.0)  # shoulder width / torso length (world landmarks)
+    max_shoulder_torso: float = bounded(1.2, 0.0, 10.0)
+    min_shoulder_head: float = bounded(1.2, 0.0, 20.0)   # shoulder width / ear-to-ear width
+    max_shoulder_head: float = bounded(4.0, 0.0, 20.0)
+    min_arm_axis: float = bounded(0.4, 0.0, 2.0)         # elbow and wrist closer to the torso axis (/ torso length)...
+    max_collapsed_arm: float = bounded(0.7, 0.0, 5.0)    # ...and arm shorter than this (/ torso length): collapsed
+    check_swap: bool = True                              # left and right shoulders trading places between frames
+
+
 _MODEL_RUNTIMES = ("auto", "onnxruntime", "litert", "tensorrt")
 # Measured fastest CPU runtime per model (whole_body_pose.models.MODELS key; 2 threads, README benchmark):
 # LiteRT runs MediaPipe's own TFLite files on XNNPACK; ONNX Runtime is faster on batches of full hands.
@@ -141,6 +157,7 @@ class PoseNodeConfig(Validated):
     face_every_n_frames: int = bounded(1, 1, 10)       # face mesh cadence; between runs the face is held
                                                        # (consumers that ignore the face: > 1 saves its cost)
     default_fov_deg: float = bounded(60.0, 10, 170)    # horizontal field of view when no CameraInfo
+    plausibility: PlausibilityConfig = field(default_factory=PlausibilityConfig)  # collapsed bodies never drive arms
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
     gap_fill: GapFillConfig = field(default_factory=GapFillConfig)

@@ -21,7 +21,7 @@ import numpy as np
 
 from teleop_common.camera import CameraIntrinsics, intrinsics_for
 from teleop_common.layout import HAND_ON_BODY, Part
-from teleop_common.pose import PoseFrame
+from teleop_common.pose import PersonPose, PoseFrame
 from teleop_common.timing import StageClock
 from whole_body_pose import roi
 from whole_body_pose.assemble import Assembler
@@ -34,6 +34,7 @@ from whole_body_pose.face_only import FACE_DETECTOR_KEYPOINTS, FACE_DETECTOR_STR
 from whole_body_pose.hand_only import HandOnlyTracker
 from whole_body_pose.parts import FaceStage, HandStage, SearchBudget
 from whole_body_pose.phantoms import phantom_reason
+from whole_body_pose.plausibility import Measures, arm_indices, implausible_arms, measure, swapped
 from whole_body_pose.prefetch import PrefetchingLandmarker
 from whole_body_pose.pipeline import check_image
 from whole_body_pose.runtime import model_format, open_session
@@ -136,6 +137,8 @@ class PartExpertsEstimator:
                                            self.hand_only is not None, self.config.reject_phantoms)
         self._lost_last_frame = False  # a track stopped coasting: look for its person at once
         self._frames = 0               # frames processed (face mesh cadence)
+        self.measures: dict[int, tuple[Measures, bool]] = {}  # this frame's plausibility ratios per track id
+        self._last_body: dict[int, tuple[int, np.ndarray]] = {}  # track id -> (frame, body pixels) last observed
         if self.hand_only is not None:
             self.hand_only.reset()
         if self.face_only is not None:
@@ -150,6 +153,8 @@ class PartExpertsEstimator:
         cam = intrinsics_for(camera, width, height, self.config.default_fov_deg)
         for track in self._tracks:
             track.body = None
+        self.measures = {}
+        self._last_body = {k: v for k, v in self._last_body.items() if v[0] >= self._frames - 1}
         face_due = self._frames % self.config.face_every_n_frames == 0
         self._frames += 1
         self._prefetch_tracked_parts(image, face_due)
@@ -188,7 +193,8 @@ class PartExpertsEstimator:
         for i, track in enumerate(observed):
             track_hands = {part: hands[(i, part)] for part in (Part.LEFT_HAND, Part.RIGHT_HAND) if (i, part) in hands}
             face = faces.get((i, Part.FACE))
-            poses.append(self.assembler.observed(track, track_hands, face, cam, t, (width, height), skipped))
+            pose = self.assembler.observed(track, track_hands, face, cam, t, (width, height), skipped)
+            poses.append(self._plausible(track, pose) if self.config.plausibility.enabled else pose)
         for track in [track for track in self._tracks if track.body is None]:
             pose = self.assembler.held(track)
             if pose is not None:
@@ -263,6 +269,26 @@ class PartExpertsEstimator:
                     px = track.body.pixels
                     crops.append(roi.hand_from_body(px[None, wrist], px[None, index], px[None, pinky])[0])
         return np.array(crops).reshape(-1, 5)
+
+    def _plausible(self, track: Track, pose: PersonPose) -> PersonPose:
+        """The pose with each implausible arm's confidence capped (plausibility.py); counted in stats.
+        The track's held output is capped too, so held frames of a collapsed arm cannot drive either."""
+        rules = self.config.plausibility
+        body = track.body
+        frame, last = self._last_body.get(track.track_id, (-1, None))
+        swap = rules.check_swap and frame == self._frames - 1 and swapped(body.pixels, last)
+        self._last_body[track.track_id] = (self._frames, body.pixels)
+        found = measure(body.world)
+        self.measures[track.track_id] = (found, swap)
+        broken = implausible_arms(found, swap, rules)
+        if not broken:
+            return pose
+        for side, rule in broken.items():
+            index = arm_indices(side)
+            track.confidence[index] = np.minimum(track.confidence[index], rules.low_confidence)
+            self.stats["implausible_arms"] += 1
+            self.stats[f"implausible_arms.{rule}"] += 1
+        return dataclasses.replace(pose, confidence=track.confidence.astype(np.float32))
 
     @staticmethod
     def _body_faces(observed: list[Track], faces: dict) -> np.ndarray:
