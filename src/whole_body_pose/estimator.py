@@ -205,8 +205,8 @@ class PartExpertsEstimator:
             poses.extend(self.hand_only(image, self._palms, self._body_hands(observed, hands), cam, t, self._new_id))
             clock.lap("hands")  # hand-only people count as hand work
         if self.face_only is not None:
-            poses.extend(self.face_only(image, searches.people, self._body_faces(observed, faces), cam, t,
-                                        self._new_id))
+            poses.extend(self.face_only(image, searches.people, self._body_faces(observed, faces),
+                                        self.config.max_people - len(observed), cam, t, self._new_id))
             clock.lap("face")
         poses.sort(key=lambda p: p.track_id)
         clock.lap("temporal")

@@ -71,9 +71,10 @@ class FaceOnlyTracker:
     def live(self) -> int:
         return sum(person.roi is not None for person in self.people)
 
-    def __call__(self, image: np.ndarray, detect: bool, body_faces: np.ndarray, camera: CameraIntrinsics,
+    def __call__(self, image: np.ndarray, detect: bool, body_faces: np.ndarray, room: int, camera: CameraIntrinsics,
                  t: float, new_id: Callable[[], int]) -> list[PersonPose]:
-        """Face-only people this frame.  `body_faces`: (B, 5) face crops of the bodies seen this frame."""
+        """Face-only people this frame.  `body_faces`: (B, 5) face crops of the bodies seen this frame;
+        `room`: how many face-only people there may be (`max_people` less the bodies)."""
         if len(body_faces):   # a face a body now covers is that body's
             self.people = [p for p in self.people
                            if not roi.contains(body_faces, p.pixels[NOSE_TIP]).any()]
@@ -86,10 +87,10 @@ class FaceOnlyTracker:
                     self._update(person, result, i, camera, t)
                     seen.add(person.track_id)
         if detect or self.lost_last_frame:
-            seen |= self._new_faces(image, body_faces, camera, t, new_id)
+            seen |= self._new_faces(image, body_faces, room, camera, t, new_id)
         return self._publish(seen)
 
-    def _new_faces(self, image: np.ndarray, body_faces: np.ndarray, camera: CameraIntrinsics, t: float,
+    def _new_faces(self, image: np.ndarray, body_faces: np.ndarray, room: int, camera: CameraIntrinsics, t: float,
                    new_id: Callable[[], int]) -> set[int]:
         """Ids of the faces found (new, or lost ones found again) among detections no body or track has."""
         height, width = image.shape[:2]
@@ -116,6 +117,8 @@ class FaceOnlyTracker:
             person = next((p for p in self.people if p.roi is None and p.track_id not in found_ids
                            and roi.contains(p.last_roi[None], nose)[0]), None)
             if person is None:
+                if len(self.people) >= room:
+                    continue
                 person = FacePerson(new_id(), None, np.empty(0), np.empty(0), np.empty(0))
                 self.people.append(person)
             self._update(person, result, row, camera, t)
