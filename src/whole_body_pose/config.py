@@ -91,7 +91,7 @@ _MODEL_RUNTIMES = ("auto", "onnxruntime", "litert", "tensorrt")
 # LiteRT runs MediaPipe's own TFLite files on XNNPACK; ONNX Runtime is faster on batches of full hands.
 FASTEST_ON_CPU = {"pose_detection": "onnxruntime", "pose_landmark": "litert", "palm_detection": "litert",
                   "hand_landmark": "onnxruntime", "hand_landmark_lite": "litert", "face_landmark": "litert",
-                  "face_detection": "litert"}
+                  "face_detection": "onnxruntime"}
 MAX_PART_SEARCH_CALLS = 10   # per frame; a full search of every part of a few people (the DOPE teacher)
 # Hand landmark model on tracked crops per `hand_tracking_model` value (MODELS keys).
 HAND_TRACKING_MODELS = {"lite": "hand_landmark_lite", "full": "hand_landmark"}
