@@ -4,9 +4,10 @@ Per frame: (when schedule.py says: at once when something is lost, else every
 `detect_every_n_frames`, palms and people on consecutive frames) detect palms and people and open
 tracks for newcomers -> body landmarks of every tracked person in one batch -> hands and faces of
 everyone in batched rounds (parts.py) -> one whole-body pose per person in metric 3D, filtered,
-with short gaps held (assemble.py).  Crops carry over between frames, which is what makes the
-detector unnecessary on most frames, and lets the tracked hands and faces run on a second thread
-while the body model runs (`overlap_parts`, prefetch.py); that thread also runs the searches whose
+with short gaps held (assemble.py), each arm checked for plausibility before it is published
+(plausibility.py); hands and faces no body holds become hand-only and face-only people.  Crops
+carry over between frames, which is what makes the detector unnecessary on most frames, and lets
+the tracked hands and faces run on a second thread while the body model runs (`overlap_parts`, prefetch.py); that thread also runs the searches whose
 answer can wait a frame (background.py).
 """
 from __future__ import annotations
