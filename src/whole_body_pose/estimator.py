@@ -7,8 +7,8 @@ everyone in batched rounds (parts.py) -> one whole-body pose per person in metri
 with short gaps held (assemble.py), each arm checked for plausibility before it is published
 (plausibility.py); hands and faces no body holds become hand-only and face-only people.  Crops
 carry over between frames, which is what makes the detector unnecessary on most frames, and lets
-the tracked hands and faces run on a second thread while the body model runs (`overlap_parts`, prefetch.py); that thread also runs the searches whose
-answer can wait a frame (background.py).
+the tracked hands and faces run on a second thread while the body model runs (`overlap_parts`,
+prefetch.py); that thread also runs the searches whose answer can wait a frame (background.py).
 """
 from __future__ import annotations
 
