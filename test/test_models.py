@@ -58,6 +58,7 @@ def test_manifest_records_expected_input_sizes_and_ranges(store: ModelStore) -> 
         "hand_landmark": ((224, 224), (0.0, 1.0)),
         "hand_landmark_lite": ((224, 224), (0.0, 1.0)),
         "face_landmark": ((192, 192), (0.0, 1.0)),
+        "face_detection": ((128, 128), (-1.0, 1.0)),
     }
     assert set(expected) == set(MODELS)
     for name, (size, value_range) in expected.items():

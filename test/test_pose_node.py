@@ -159,3 +159,49 @@ def test_node_publishes_poses_with_image_stamp_and_survives_bad_images(ros_node,
     assert spin_until(nodes, counted, timeout_s=5), "bad images or stage times missing from diagnostics"
     values = {kv.key: kv.value for d in diagnostics for s in d.status for kv in s.values}
     assert "error.estimator" not in values, values  # every bad image has its own kind
+
+
+def test_node_counts_collapsed_skeletons_and_publishes_their_arms_below_the_retargeters_confidence(
+        ros_node, pose_node):
+    """Issue 24: the demo clip's frames up to the man's first sideways collapse, sent one by one over
+    DDS; the collapsed arms come out below pose_retarget's min_confidence, and /diagnostics counts them."""
+    from pose_retarget.config import InputConfig
+    from pose_retarget.mapping import KEYPOINTS
+    from teleop_common.frame_sources import VideoFileSource, rgb_frames
+
+    demo = MEDIA / "operator_arms.mp4"
+    if not demo.is_file():
+        pytest.skip("demo clip missing (make setup fetches it)")
+    client = ros_node("camera")
+    image_pub = client.create_publisher(Image, "image", SENSOR_QOS)
+    poses: dict[int, WholeBodyPoseArray] = {}
+    diagnostics: list[DiagnosticArray] = []
+    client.create_subscription(WholeBodyPoseArray, "poses",
+                               lambda m: poses.setdefault(m.header.stamp.sec * 10**9 + m.header.stamp.nanosec, m),
+                               STATE_QOS)
+    client.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    nodes = [client, pose_node]
+    for i, (_, rgb) in enumerate(rgb_frames(VideoFileSource(str(demo)))):
+        if i > 52:   # the collapse of frames 49-50 (bench/plausibility.py)
+            break
+        stamp_ns = (i + 1) * 33_333_333
+        message = _image_msg(rgb, stamp_ns // 10**9)
+        message.header.stamp.nanosec = stamp_ns % 10**9
+
+        def answered() -> bool:
+            if stamp_ns not in poses:
+                image_pub.publish(message)
+            return stamp_ns in poses
+        assert spin_until(nodes, answered, timeout_s=60), f"no poses for frame {i}"
+    from whole_body_pose.config import PlausibilityConfig
+    cap = PlausibilityConfig().low_confidence   # a visible shoulder is never this unsure on its own
+    assert cap < InputConfig().min_confidence
+    marked = [frame for frame in (msg_to_frame(m) for m in poses.values()) for person in frame.poses
+              if Part.BODY in person.present
+              and any(np.all(person.confidence[KEYPOINTS[side]] <= cap) for side in ("left", "right"))]
+    assert marked, "no collapsed arm published below the retargeter's confidence"
+
+    def counted() -> bool:
+        values = {kv.key: kv.value for d in diagnostics for s in d.status for kv in s.values}
+        return int(values.get("implausible_arms", 0)) >= 1
+    assert spin_until(nodes, counted, timeout_s=10), "implausible arms missing from diagnostics"

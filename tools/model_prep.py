@@ -71,7 +71,8 @@ def _spec(model: str, input_range: tuple[float, float] = (0.0, 1.0)) -> ModelSpe
 
 
 SPECS: tuple[ModelSpec, ...] = (_spec("pose_landmark"), _spec("hand_landmark"), _spec("hand_landmark_lite"),
-                                _spec("face_landmark"), _spec("palm_detection"), _spec("pose_detection", (-1.0, 1.0)))
+                                _spec("face_landmark"), _spec("palm_detection"), _spec("pose_detection", (-1.0, 1.0)),
+                                _spec("face_detection", (-1.0, 1.0)))
 
 
 def log(message: str) -> None:

@@ -70,11 +70,28 @@ class DopeConfig(Validated):
     suppress_iou: float = bounded(0.3, 0.0, 1.0)            # region overlap that drops a weaker proposal
 
 
+@dataclass
+class PlausibilityConfig(Validated):
+    """Limits of a plausible body (whole_body_pose/plausibility.py); an arm outside them is published with
+    low confidence (never drives a robot arm) and counted.  Measured on real footage: README "Plausibility"."""
+
+    enabled: bool = True
+    low_confidence: float = bounded(0.1, 0.0, 1.0)       # confidence cap of an implausible arm's keypoints
+    min_shoulder_torso: float = bounded(0.4, 0.0, 10.0)  # shoulder width / torso length (world landmarks)
+    max_shoulder_torso: float = bounded(1.2, 0.0, 10.0)
+    min_shoulder_head: float = bounded(1.2, 0.0, 20.0)   # shoulder width / ear-to-ear width
+    max_shoulder_head: float = bounded(4.0, 0.0, 20.0)
+    min_arm_axis: float = bounded(0.4, 0.0, 2.0)         # elbow and wrist closer to the torso axis (/ torso length)...
+    max_collapsed_arm: float = bounded(0.7, 0.0, 5.0)    # ...and arm shorter than this (/ torso length): collapsed
+    check_swap: bool = True                              # left and right shoulders trading places between frames
+
+
 _MODEL_RUNTIMES = ("auto", "onnxruntime", "litert", "tensorrt")
 # Measured fastest CPU runtime per model (whole_body_pose.models.MODELS key; 2 threads, README benchmark):
 # LiteRT runs MediaPipe's own TFLite files on XNNPACK; ONNX Runtime is faster on batches of full hands.
 FASTEST_ON_CPU = {"pose_detection": "onnxruntime", "pose_landmark": "litert", "palm_detection": "litert",
-                  "hand_landmark": "onnxruntime", "hand_landmark_lite": "litert", "face_landmark": "litert"}
+                  "hand_landmark": "onnxruntime", "hand_landmark_lite": "litert", "face_landmark": "litert",
+                  "face_detection": "onnxruntime"}
 MAX_PART_SEARCH_CALLS = 10   # per frame; a full search of every part of a few people (the DOPE teacher)
 # Hand landmark model on tracked crops per `hand_tracking_model` value (MODELS keys).
 HAND_TRACKING_MODELS = {"lite": "hand_landmark_lite", "full": "hand_landmark"}
@@ -89,6 +106,7 @@ class ModelRuntimes(Validated):
     palm_detection: str = choice(*_MODEL_RUNTIMES)
     hand_landmark: str = choice(*_MODEL_RUNTIMES)
     face_landmark: str = choice(*_MODEL_RUNTIMES)
+    face_detection: str = choice(*_MODEL_RUNTIMES)
 
 
 EXPERTS = tuple(f.name for f in dataclasses.fields(ModelRuntimes))  # the part experts' names
@@ -122,6 +140,9 @@ class PoseNodeConfig(Validated):
     palm_recovery: bool = True                         # palm detection when a hand crop from the body fails
     hand_only: bool = True                             # whole-frame palm detection (with the person detector):
                                                        # hands with no body are published as hand-only people
+    face_only: bool = True                             # whole-frame face detection (with the person detector):
+                                                       # close-up faces no body covers are published as face-only people
+    face_detection_score: float = bounded(0.5, 0.0, 1.0)  # face detector min score (face-only people)
     reject_phantoms: bool = True                       # drop bodies that are not anatomically consistent
                                                        # (inside a hand, smaller than a hand, no torso)
     refine_passes: int = bounded(1, 0, 3)              # extra hand/face passes on re-cropped regions (untracked parts)
@@ -136,6 +157,7 @@ class PoseNodeConfig(Validated):
     face_every_n_frames: int = bounded(1, 1, 10)       # face mesh cadence; between runs the face is held
                                                        # (consumers that ignore the face: > 1 saves its cost)
     default_fov_deg: float = bounded(60.0, 10, 170)    # horizontal field of view when no CameraInfo
+    plausibility: PlausibilityConfig = field(default_factory=PlausibilityConfig)  # collapsed bodies never drive arms
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
     gap_fill: GapFillConfig = field(default_factory=GapFillConfig)

@@ -4,10 +4,11 @@ Per frame: (when schedule.py says: at once when something is lost, else every
 `detect_every_n_frames`, palms and people on consecutive frames) detect palms and people and open
 tracks for newcomers -> body landmarks of every tracked person in one batch -> hands and faces of
 everyone in batched rounds (parts.py) -> one whole-body pose per person in metric 3D, filtered,
-with short gaps held (assemble.py).  Crops carry over between frames, which is what makes the
-detector unnecessary on most frames, and lets the tracked hands and faces run on a second thread
-while the body model runs (`overlap_parts`, prefetch.py); that thread also runs the searches whose
-answer can wait a frame (background.py).
+with short gaps held (assemble.py), each arm checked for plausibility before it is published
+(plausibility.py); hands and faces no body holds become hand-only and face-only people.  Crops
+carry over between frames, which is what makes the detector unnecessary on most frames, and lets
+the tracked hands and faces run on a second thread while the body model runs (`overlap_parts`,
+prefetch.py); that thread also runs the searches whose answer can wait a frame (background.py).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from teleop_common.camera import CameraIntrinsics, intrinsics_for
 from teleop_common.layout import HAND_ON_BODY, Part
-from teleop_common.pose import PoseFrame
+from teleop_common.pose import PersonPose, PoseFrame
 from teleop_common.timing import StageClock
 from whole_body_pose import roi
 from whole_body_pose.assemble import Assembler
@@ -30,9 +31,11 @@ from whole_body_pose.background import BackgroundDetector
 from whole_body_pose.experts import (PALM_DETECTOR_STRIDES, POSE_DETECTOR_STRIDES, BodyLandmarker, Detector,
                                      FaceLandmarker, HandLandmarker, ImageDetections)
 from whole_body_pose.models import ModelStore
+from whole_body_pose.face_only import FACE_DETECTOR_KEYPOINTS, FACE_DETECTOR_STRIDES, FaceOnlyTracker
 from whole_body_pose.hand_only import HandOnlyTracker
 from whole_body_pose.parts import FaceStage, HandStage, SearchBudget
 from whole_body_pose.phantoms import phantom_reason
+from whole_body_pose.plausibility import Measures, arm_indices, implausible_arms, measure, swapped
 from whole_body_pose.prefetch import PrefetchingLandmarker
 from whole_body_pose.pipeline import check_image
 from whole_body_pose.runtime import model_format, open_session
@@ -40,6 +43,7 @@ from whole_body_pose.schedule import DetectionSchedule
 from whole_body_pose.tracks import REVIVE_FRAMES, Body, Track, associate, crowded, drifted, duplicates, tighten
 
 TILE_OVERLAP = 1.25  # detector tiles are this much larger than an exact n x n split
+BODY_FACE_POINTS = 11       # the body model's first 11 landmarks are the face's (nose, eyes, ears, mouth)
 WHOLE_FRAME = "whole_frame"  # the background run of a periodic whole-frame detection
 
 
@@ -51,6 +55,7 @@ class Experts:
     hand_tracker: HandLandmarker  # hands on crops from landmarks (`hand_tracking_model`; may be `hand`)
     face: FaceLandmarker
     palm: Detector
+    face_detector: Detector | None = None  # whole-frame faces for face-only people (`face_only`)
 
 
 def load_experts(config: PoseNodeConfig) -> Experts:
@@ -74,7 +79,9 @@ def load_experts(config: PoseNodeConfig) -> Experts:
                    hand_tracker=(hand if tracking == "hand_landmark"
                                  else HandLandmarker(*session("hand_landmark", tracking, parts_threads))),
                    face=FaceLandmarker(*session("face_landmark", threads=parts_threads)),
-                   palm=Detector(*session("palm_detection"), PALM_DETECTOR_STRIDES, 7))
+                   palm=Detector(*session("palm_detection"), PALM_DETECTOR_STRIDES, 7),
+                   face_detector=(Detector(*session("face_detection"), FACE_DETECTOR_STRIDES, FACE_DETECTOR_KEYPOINTS)
+                                  if config.face_only and config.enable_face else None))
 
 
 def build_part_experts(config: PoseNodeConfig) -> PartExpertsEstimator:
@@ -114,6 +121,9 @@ class PartExpertsEstimator:
         self.hand_only = (HandOnlyTracker(experts.hand, experts.hand_tracker, config.hand_presence,
                                           config.refine_passes, config.one_euro, config.gap_fill)
                           if config.hand_only and config.enable_hands else None)
+        self.face_only = (FaceOnlyTracker(experts.face_detector, experts.face, config.face_detection_score,
+                                          config.face_presence, config.one_euro, config.gap_fill)
+                          if experts.face_detector is not None else None)
         self._next_id = 1              # never rewound, not even by reset(): an id names one person per run
         self.reset()
 
@@ -128,8 +138,12 @@ class PartExpertsEstimator:
                                            self.hand_only is not None, self.config.reject_phantoms)
         self._lost_last_frame = False  # a track stopped coasting: look for its person at once
         self._frames = 0               # frames processed (face mesh cadence)
+        self.measures: dict[int, tuple[Measures, bool]] = {}  # this frame's plausibility ratios per track id
+        self._last_body: dict[int, tuple[int, np.ndarray]] = {}  # track id -> (frame, body pixels) last observed
         if self.hand_only is not None:
             self.hand_only.reset()
+        if self.face_only is not None:
+            self.face_only.reset()
 
     def process(self, image_rgb: np.ndarray, stamp_ns: int, frame_id: str,
                 camera: CameraIntrinsics | None) -> PoseFrame:
@@ -140,6 +154,8 @@ class PartExpertsEstimator:
         cam = intrinsics_for(camera, width, height, self.config.default_fov_deg)
         for track in self._tracks:
             track.body = None
+        self.measures = {}
+        self._last_body = {k: v for k, v in self._last_body.items() if v[0] >= self._frames - 1}
         face_due = self._frames % self.config.face_every_n_frames == 0
         self._frames += 1
         self._prefetch_tracked_parts(image, face_due)
@@ -178,7 +194,8 @@ class PartExpertsEstimator:
         for i, track in enumerate(observed):
             track_hands = {part: hands[(i, part)] for part in (Part.LEFT_HAND, Part.RIGHT_HAND) if (i, part) in hands}
             face = faces.get((i, Part.FACE))
-            poses.append(self.assembler.observed(track, track_hands, face, cam, t, (width, height), skipped))
+            pose = self.assembler.observed(track, track_hands, face, cam, t, (width, height), skipped)
+            poses.append(self._plausible(track, pose) if self.config.plausibility.enabled else pose)
         for track in [track for track in self._tracks if track.body is None]:
             pose = self.assembler.held(track)
             if pose is not None:
@@ -188,6 +205,10 @@ class PartExpertsEstimator:
         if self.hand_only is not None:
             poses.extend(self.hand_only(image, self._palms, self._body_hands(observed, hands), cam, t, self._new_id))
             clock.lap("hands")  # hand-only people count as hand work
+        if self.face_only is not None:
+            poses.extend(self.face_only(image, searches.people, self._body_faces(observed, faces),
+                                        self.config.max_people - len(observed), cam, t, self._new_id))
+            clock.lap("face")
         poses.sort(key=lambda p: p.track_id)
         clock.lap("temporal")
         return PoseFrame(stamp_ns=stamp_ns, frame_id=frame_id, poses=poses,
@@ -248,6 +269,34 @@ class PartExpertsEstimator:
                 elif track.body.visibility[wrist] >= self.config.wrist_visibility:
                     px = track.body.pixels
                     crops.append(roi.hand_from_body(px[None, wrist], px[None, index], px[None, pinky])[0])
+        return np.array(crops).reshape(-1, 5)
+
+    def _plausible(self, track: Track, pose: PersonPose) -> PersonPose:
+        """The pose with each implausible arm's confidence capped (plausibility.py); counted in stats.
+        The track's held output is capped too, so held frames of a collapsed arm cannot drive either."""
+        rules = self.config.plausibility
+        body = track.body
+        frame, last = self._last_body.get(track.track_id, (-1, None))
+        swap = rules.check_swap and frame == self._frames - 1 and swapped(body.pixels, last)
+        self._last_body[track.track_id] = (self._frames, body.pixels)
+        found = measure(body.world)
+        self.measures[track.track_id] = (found, swap)
+        broken = implausible_arms(found, swap, rules)
+        if not broken:
+            return pose
+        for side, rule in broken.items():
+            index = arm_indices(side)
+            track.confidence[index] = np.minimum(track.confidence[index], rules.low_confidence)
+            self.stats["implausible_arms"] += 1
+            self.stats[f"implausible_arms.{rule}"] += 1
+        return dataclasses.replace(pose, confidence=track.confidence.astype(np.float32))
+
+    @staticmethod
+    def _body_faces(observed: list[Track], faces: dict) -> np.ndarray:
+        """Face crops of the bodies seen this frame: their face found, else the crop of their face points."""
+        crops = [faces[(i, Part.FACE)].roi if (i, Part.FACE) in faces
+                 else roi.face_from_body(track.body.pixels[None, :BODY_FACE_POINTS])[0]
+                 for i, track in enumerate(observed)]
         return np.array(crops).reshape(-1, 5)
 
     def _hand_crops(self) -> np.ndarray:

@@ -38,6 +38,7 @@ MODELS: dict[str, str] = {
     "hand_landmark": "hand_landmark_full.onnx",
     "hand_landmark_lite": "hand_landmark_lite.onnx",
     "face_landmark": "face_landmark.onnx",
+    "face_detection": "face_detection_short_range.onnx",
 }
 
 # Model name -> sha256 of the converted file (model_prep PREP_VERSION 4, mediapipe 0.10.21).
@@ -49,6 +50,7 @@ SHA256: dict[str, str] = {
     "hand_landmark": "2ab157acdff6ae67263b9982bac5a700f2c1e4b9343643c4e573bfebc2b23727",
     "hand_landmark_lite": "9911705c751f71283b6ff78bdf34d07e69f15117dc1e4d2b3f7597db3f9ab9a3",
     "face_landmark": "374ccdf06999aef65ede5a075a1abf253ae091f7a3a585bff91faf367202ecd2",
+    "face_detection": "0a83f569a83ff2104f16e29f5528d20d0ac7f28e51655f31b42fb4f06fb024db",
 }
 
 
@@ -74,6 +76,10 @@ TFLITE: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "face_landmark": ("face_landmark/face_landmark.tflite",
                       "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
                       ("landmarks", "presence_logit")),
+    # Short range (faces within ~2 m, 128x128 input): the close-up faces no body covers (face_only.py).
+    "face_detection": ("face_detection/face_detection_short_range.tflite",
+                       "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+                       ("box_regressors", "score_logits")),
 }
 
 
