@@ -18,6 +18,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from test_recorder_episode import IMAGE, _recorder, _start, _stop, _trigger, _wait_ready, camera  # noqa: F401 - fixture
 
 from teleop_common.config import ConfigError
+from teleop_common.text import printable
 from teleop_session.episode_folder import UNFINISHED_SUFFIX, checked_folder, is_complete
 from teleop_session.episodes import Episode
 from teleop_session.graph import EPISODE_RECORDER
@@ -156,7 +157,7 @@ def test_kill_loses_about_a_second_and_next_start_recovers(ros_node, camera, tmp
         assert _trigger(node, "/rec_chunk2/stop_episode").success
     finally:
         output = _stop(second)
-    assert f"recovered unfinished episode {path}" in output, output[-3000:]
+    assert f"recovered unfinished episode {printable(str(path))}" in output, output[-3000:]   # escaped
     assert (tmp_path / (path.name + UNFINISHED_SUFFIX)).is_file()
     episode = Episode(path)                                              # rewritten in place, complete
     assert episode.metadata["episode_stats"]["recovered"] == "true"
