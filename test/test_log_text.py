@@ -1,6 +1,7 @@
 """Strings from messages and runtime parameters are escaped before any node logs them
 (teleop_common.text), read back from /rosout over real DDS: the pose node (an image encoding), the
-retargeting node (WholeBodyPose.layout, which reaches the per-arm hold log), the recorder (its `task`
+retargeting node (WholeBodyPose.layout, which reaches the per-arm hold log once the robot process's
+measured /joint_states are fresh: before that the hold reason is the missing state), the recorder (its `task`
 at start_episode) and the camera node (its `source`).  A forged string with newlines, fake "[FATAL]"
 lines and ESC bytes must arrive as one line with those characters escaped."""
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _parameters(spec, **overrides) -> list:
     return [rclpy.parameter.Parameter(k, value=v) for k, v in values.items()]
 
 
-def test_every_node_escapes_message_and_parameter_text(ros_node, tmp_path: Path):
+def test_every_node_escapes_message_and_parameter_text(ros_node, robot_node, tmp_path: Path):
     from pose_retarget.node import PoseRetargetNode
     from pose_retarget.synthetic import SyntheticOperator
     from teleop_session.camera_node import CameraSourceNode
@@ -55,13 +56,17 @@ def test_every_node_escapes_message_and_parameter_text(ros_node, tmp_path: Path)
             CAMERA_SOURCE, source=str(folder), loop=True, wait_for_subscribers=100)),   # logs, never plays
     ]
     pose_node, retarget_node = nodes[0], nodes[1]
-    everyone = [client, *nodes]
+    everyone = [client, robot_node, *nodes]      # the robot process: measured /joint_states (issue 20)
     try:
         image_pub = client.create_publisher(Image, "image", SENSOR_QOS)
         pose_pub = client.create_publisher(WholeBodyPoseArray, "poses", STATE_QOS)
         start = client.create_client(Trigger, "/episode_recorder/start_episode")
         assert spin_until(everyone, lambda: image_pub.get_subscription_count() and pose_pub.get_subscription_count()
                           and start.service_is_ready(), timeout_s=15)
+        # A hold answering a bad message says why only when the measured state is fresh (else: no state yet).
+        assert spin_until(everyone, lambda: retarget_node.retargeter.state.measured.fresh(
+                              retarget_node.get_clock().now().nanoseconds),
+                          timeout_s=15), "no fresh joint state from the robot process"
         # A message field: an image whose encoding is the forged text ...
         image_pub.publish(Image(encoding=FORGED, width=2, height=2, step=6, data=bytes(12)))
         # ... a pose message whose layout is (the retargeting node's hold log and error report) ...
