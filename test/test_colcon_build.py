@@ -106,18 +106,18 @@ def test_installed_pose_node_estimates_a_frame(workspace, ros_node, tmp_path):
     message = Image(height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8", step=rgb.shape[1] * 3)
     message.data = rgb.tobytes()
     try:
-        for second in range(1, 121):
+        for second in range(1, 301):          # a loaded machine: start-up (imports, models) may take minutes
             message.header.stamp.sec = second
             publisher.publish(message)
             if spin_until([node], lambda: any(p.poses for p in poses) or process.poll() is not None, timeout_s=1.0):
                 break
         assert process.poll() is None, process.communicate()[0][-3000:]
-        assert any(p.poses for p in poses), f"no pose from the installed node ({len(poses)} empty replies)"
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0]
+    assert any(p.poses for p in poses), f"no pose from the installed node ({len(poses)} empty replies): {output[-3000:]}"
     estimated = next(p for p in poses if p.poses)
-    assert estimated.poses[0].has_body and 1 <= estimated.header.stamp.sec <= 120
+    assert estimated.poses[0].has_body and 1 <= estimated.header.stamp.sec <= 300
     assert "Traceback" not in output, output[-3000:]
     # what it ran: the install's sources (site-packages), config/ and models found through the ament index
     probe = subprocess.run([sys.executable, "-c", PROBE], cwd=tmp_path, env=env, capture_output=True, text=True,
