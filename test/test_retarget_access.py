@@ -180,7 +180,30 @@ class SimClient(Client):
 
     def __init__(self, node, retarget_node, robot_node, clock: SimClock) -> None:
         super().__init__(node, retarget_node, robot_node)
-        self.clock = clock
+        self.clock, self.retarget_node = clock, retarget_node
+
+    def send(self, q: np.ndarray, frames: int = 1) -> None:
+        """Like Client.send, but the node's clock moves only when a /clock message is taken (every 10 ms,
+        later on a loaded executor; the robot's joint states share it): a frame taken before it moved since
+        the node's last cycle (the previous frame, or a watchdog hold) is dropped as too fast (safety.min_dt_s,
+        counted, unanswered), as any source's would be.  Such a frame is sent again, stamped anew; every
+        frame that is taken is answered."""
+        node = self.retarget_node
+        for _ in range(frames):
+            for _attempt in range(5):
+                dropped = node.counters["dropped.too_fast"]
+                stamp = self.publish(q)
+                answered = lambda: any(rclpy.time.Time.from_msg(s.header.stamp).nanoseconds == stamp
+                                       for s in self.received["status"][-5:])
+                assert spin_until(self.nodes, lambda: answered() or node.counters["dropped.too_fast"] > dropped,
+                                  timeout_s=10), "no status for a pose message"
+                if answered():
+                    break
+                ticked = node.get_clock().now().nanoseconds + int(node.config.safety.min_dt_s * 1e9)
+                spin_until(self.nodes, lambda: node.get_clock().now().nanoseconds >= ticked, timeout_s=1)
+            else:
+                raise AssertionError("pose messages dropped as too fast 5 times in a row")
+            spin_until(self.nodes, lambda: False, timeout_s=0.02)
 
     def publish(self, q: np.ndarray) -> int:
         stamp = self.clock.now_ns()
@@ -199,10 +222,13 @@ def test_sim_time_without_clock_then_clock_jumps(ros_node, make_retarget_node, r
 
     # No /clock: every pose message is answered with a hold (not dropped as "too fast" after the first),
     # the watchdog keeps holding on a steady clock, ERROR "no clock", engaging is refused.
+    sent = []
     for _ in range(10):
-        client.publish(robot.home)
+        sent.append(client.publish(robot.home))
         spin_until(client.nodes, lambda: False, timeout_s=0.04)
     assert spin_until(client.nodes, lambda: watch.error("no clock"), timeout_s=5)
+    answered = lambda: {rclpy.time.Time.from_msg(s.header.stamp).nanoseconds for s in client.received["status"]}
+    assert spin_until(client.nodes, lambda: set(sent) <= answered(), timeout_s=5)   # each answered, if late
     statuses = len(client.received["status"])
     assert statuses >= 10 and spin_until(client.nodes, lambda: len(client.received["status"]) > statuses + 3,
                                          timeout_s=5)
