@@ -24,11 +24,8 @@ from robot_sim.config import RobotSimConfig
 from robot_sim.plant import Controller, Plant
 from robot_sim.trajectory import Rejected, TrajectoryPoint
 from teleop_common.node_support import STATE_QOS, Diagnostics, ErrorReporter, declare_config, run_node
+from teleop_common.stamps import ns_to_stamp, stamp_to_ns
 from teleop_common.stats import EventCounter
-
-
-def _seconds(stamp: Any) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class RobotSimNode(Node):
@@ -60,12 +57,12 @@ class RobotSimNode(Node):
         return {"robot": self.config.robot, "control_rate_hz": 1.0 / self.plant.period_s}
 
     def _on_trajectory(self, controller: Controller, msg: JointTrajectory) -> None:
-        points = [TrajectoryPoint(_seconds(p.time_from_start), tuple(p.positions), tuple(p.velocities),
+        points = [TrajectoryPoint(stamp_to_ns(p.time_from_start) * 1e-9, tuple(p.positions), tuple(p.velocities),
                                   tuple(p.accelerations)) for p in msg.points]
         # It takes effect from the controller's last cycle on (the next one samples it), as a JTC's update does.
         now = self.plant.time_s
         try:
-            controller.follower.set_trajectory(list(msg.joint_names), points, _seconds(msg.header.stamp), now,
+            controller.follower.set_trajectory(list(msg.joint_names), points, stamp_to_ns(msg.header.stamp) * 1e-9, now,
                                                self.plant.measured(controller))
             self.counters["trajectories"] += 1
         except Rejected as error:
@@ -84,9 +81,8 @@ class RobotSimNode(Node):
             self.counters["overruns"] += 1
 
     def _publish(self, t: float) -> None:
-        header = Header()
-        header.stamp.sec, header.stamp.nanosec = divmod(round(t * 1e9), 1_000_000_000)
-        self.state_pub.publish(JointState(header=header, name=list(self.plant.joint_names),
+        self.state_pub.publish(JointState(header=Header(stamp=ns_to_stamp(round(t * 1e9))),
+                                          name=list(self.plant.joint_names),
                                           position=self.plant.positions.tolist(),
                                           velocity=self.plant.velocities.tolist()))
 

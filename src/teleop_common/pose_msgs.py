@@ -4,12 +4,12 @@ from __future__ import annotations
 from array import array
 
 import numpy as np
-from builtin_interfaces.msg import Time
 from std_msgs.msg import Header
 from whole_body_teleop.msg import WholeBodyPose, WholeBodyPoseArray
 
 from teleop_common.layout import LAYOUT_NAME, NUM_KEYPOINTS, Part
 from teleop_common.pose import PersonPose, PoseFrame
+from teleop_common.stamps import ns_to_stamp, stamp_to_ns  # noqa: F401 - re-exported for the nodes
 from teleop_common.text import printable
 
 _PART_FLAGS = {Part.BODY: "has_body", Part.LEFT_HAND: "has_left_hand",
@@ -18,14 +18,6 @@ _PART_FLAGS = {Part.BODY: "has_body", Part.LEFT_HAND: "has_left_hand",
 
 class PoseMessageError(ValueError):
     """A pose message that does not match the layout (wrong name, wrong array lengths)."""
-
-
-def stamp_to_ns(stamp: Time) -> int:
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
-def ns_to_stamp(ns: int) -> Time:
-    return Time(sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
 
 
 def _person_to_msg(person: PersonPose) -> WholeBodyPose:
