@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from pose_retarget.config import OperatorConfig
+from pose_retarget.config import InputConfig, OperatorConfig
 from pose_retarget.identity import RECENT
 from pose_retarget.operator import STRIKES, OperatorSelector
 from teleop_common.layout import BODY, Part
 from teleop_common.pose import PersonPose, empty_keypoints
+
+MIN_CONFIDENCE = InputConfig().min_confidence
 
 FRAME_NS = 33_333_333
 
@@ -29,7 +31,7 @@ def run(selector: OperatorSelector, frames: list[list[PersonPose]], start: int =
 
 
 def settled() -> OperatorSelector:
-    selector = OperatorSelector(OperatorConfig())
+    selector = OperatorSelector(OperatorConfig(), MIN_CONFIDENCE)
     assert all(p is not None for p in run(selector, [[person(1)]] * 30))
     return selector
 
@@ -46,6 +48,19 @@ def test_a_track_whose_sizes_change_is_refused() -> None:
     stranger = [[person(1, width=0.50, body=0.62)]] * (RECENT + STRIKES)
     chosen = run(selector, stranger, start=30)
     assert chosen[-1] is None and "shoulder width" in selector.refused
+
+
+def test_a_collapsed_body_marked_by_the_pose_node_says_nothing_about_identity() -> None:
+    """The operator turning sideways: the pose node lowers the confidence of the squeezed shoulders
+    (whole_body_pose.plausibility), and their width is not held against the operator (the demo clip's
+    man, turning, was refused for good after 3 such frames and the robot disengaged)."""
+    selector = settled()
+    squeezed = person(1, width=0.17)
+    squeezed.confidence[[BODY["left_shoulder"], BODY["right_shoulder"]]] = MIN_CONFIDENCE / 5
+    assert all(p is not None for p in run(selector, [[squeezed]] * (STRIKES + 2), start=30))
+    assert all(p is not None for p in run(selector, [[person(1)]] * 5, start=35))
+    squeezed.confidence[:] = 0.9               # the same squeeze, published as sure: someone else
+    assert run(selector, [[squeezed]] * (RECENT + STRIKES), start=40)[-1] is None and "shoulder width" in selector.refused
 
 
 def test_jitter_of_single_frames_is_tolerated() -> None:

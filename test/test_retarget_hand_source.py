@@ -111,7 +111,9 @@ def test_arm_source_does_not_move_on_hands_alone() -> None:
     trajectory = reachable_trajectory(robot, operator, frames=60, fps=FPS, seed=2)
     for k, q in enumerate(trajectory[1:], start=1):
         result = retargeter.step(frame(operator, q, k), stamp(k) + LATENCY_NS)
-        assert all(a.reason == Reason.INPUT_INVALID and a.held for a in result.arms)
+        # Held (the first input.bridge_s on to the last target, which is where it stands).
+        assert all(a.reason == Reason.INPUT_INVALID and (a.held or "bridged" in a.detail) for a in result.arms)
+        assert k / FPS <= retargeter.config.input.bridge_s or all(a.held for a in result.arms)
     np.testing.assert_allclose(result.command, robot.home, atol=0.01)   # held where the robot powered up
 
 
@@ -121,10 +123,11 @@ def test_hand_source_ignores_the_body() -> None:
     body = PARTS[Part.BODY].slice
     person.points[body] = np.nan                             # a body that could not be read changes nothing
     arm = retargeter.robot.arms[0]
-    target = retargeter.mapper.map_arm(person, arm, retargeter.robot.shoulders[arm.name], np.zeros(3))
-    np.testing.assert_allclose(target.position, np.zeros(3))
+    at = retargeter.robot.ee_poses(retargeter.robot.home)[arm.name][0]   # where the end effector is
+    target = retargeter.mapper.map_arm(person, arm, retargeter.robot.shoulders[arm.name], at)
+    np.testing.assert_allclose(target.position, at)
     with pytest.raises(InputInvalid):
         hand = PARTS[Part.LEFT_HAND if arm.config.operator_side == "left" else Part.RIGHT_HAND].slice
         person.confidence[hand] = np.nan
         retargeter.mapper.rebase()
-        retargeter.mapper.map_arm(person, arm, retargeter.robot.shoulders[arm.name], np.zeros(3))
+        retargeter.mapper.map_arm(person, arm, retargeter.robot.shoulders[arm.name], at)

@@ -147,5 +147,5 @@ def test_the_operator_back_within_the_reacquire_time_drives_again(ros_node, make
     answers = play(client, frames[8:])
     assert all(s.engaged for s in answers)                        # never disengaged
     assert answers[-1].operator_track_id in after_ids              # the new id is the operator
-    assert any(a.reason == 0 for a in answers[-1].arms)            # an arm tracks again
+    assert any(a.reason == 0 or a.clamped for a in answers[-1].arms)   # an arm is driven again (maybe clamped)
     assert node.counters["disengaged"] == 0

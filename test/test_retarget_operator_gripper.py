@@ -4,11 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pose_retarget.config import GripperConfig, OperatorConfig
+from pose_retarget.config import GripperConfig, InputConfig, OperatorConfig
 from pose_retarget.gripper import GripperFilter
 from pose_retarget.operator import OperatorSelector
 from teleop_common.layout import BODY, Part, index
 from teleop_common.pose import PersonPose, empty_keypoints
+
+MIN_CONFIDENCE = InputConfig().min_confidence
 
 MS = 1_000_000
 
@@ -27,18 +29,18 @@ BIG_FAR, SMALL_NEAR = person(1, 300, 4.0), person(2, 100, 1.5)
 
 @pytest.mark.parametrize("selection, expected", [("largest", 1), ("nearest", 2)])
 def test_selection_rule(selection: str, expected: int) -> None:
-    selector = OperatorSelector(OperatorConfig(selection=selection))
+    selector = OperatorSelector(OperatorConfig(selection=selection), MIN_CONFIDENCE)
     assert selector.select([BIG_FAR, SMALL_NEAR], 0).track_id == expected
 
 
 def test_track_id_selection_waits_for_that_person() -> None:
-    selector = OperatorSelector(OperatorConfig(selection="track_id", track_id=7))
+    selector = OperatorSelector(OperatorConfig(selection="track_id", track_id=7), MIN_CONFIDENCE)
     assert selector.select([BIG_FAR, SMALL_NEAR], 0) is None
     assert selector.select([BIG_FAR, person(7, 50, 3.0)], 33 * MS).track_id == 7
 
 
 def test_keeps_the_same_person_until_lost_for_the_timeout() -> None:
-    selector = OperatorSelector(OperatorConfig(selection="largest", lost_timeout_s=1.0))
+    selector = OperatorSelector(OperatorConfig(selection="largest", lost_timeout_s=1.0), MIN_CONFIDENCE)
     assert selector.select([SMALL_NEAR], 0).track_id == 2
     bigger = person(3, 500, 3.0)                                               # not where the operator was
     assert selector.select([bigger, SMALL_NEAR], 100 * MS).track_id == 2     # someone larger appears: kept
@@ -48,12 +50,12 @@ def test_keeps_the_same_person_until_lost_for_the_timeout() -> None:
 
 
 def test_empty_frames_select_nobody() -> None:
-    assert OperatorSelector(OperatorConfig()).select([], 0) is None
+    assert OperatorSelector(OperatorConfig(), MIN_CONFIDENCE).select([], 0) is None
 
 
 def test_nearest_ignores_people_without_depth() -> None:
     faceless = person(4, 900, np.nan)
-    assert OperatorSelector(OperatorConfig(selection="nearest")).select([faceless, BIG_FAR], 0).track_id == 1
+    assert OperatorSelector(OperatorConfig(selection="nearest"), MIN_CONFIDENCE).select([faceless, BIG_FAR], 0).track_id == 1
 
 
 CONFIG = GripperConfig(closed_ratio=0.3, open_ratio=1.2, hysteresis=0.05, max_rate=1000.0)
@@ -102,4 +104,4 @@ def test_nearest_measures_hand_only_people_at_their_wrists() -> None:
     """A hand-only person (desk camera, mapping.source hand) has no torso: its wrists give its depth."""
     hands = person(5, 50, np.nan)
     hands.points[index(Part.RIGHT_HAND, "wrist")] = [0.0, 0.0, 0.6]
-    assert OperatorSelector(OperatorConfig(selection="nearest")).select([BIG_FAR, hands], 0).track_id == 5
+    assert OperatorSelector(OperatorConfig(selection="nearest"), MIN_CONFIDENCE).select([BIG_FAR, hands], 0).track_id == 5

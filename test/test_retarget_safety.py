@@ -2,13 +2,18 @@
 models, real mink IK), for both robot shapes.  Penetration is measured independently."""
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import mujoco
 import numpy as np
 import pytest
 
 from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.ik import ArmIK
-from pose_retarget.mapping import ArmTarget
+from pose_retarget.mapping import ArmTarget, driving_side
+from pose_retarget.robot import Robot
+from robot_model.config import load_robot_config
 from teleop_session.robot_loop import RobotInTheLoop
 from pose_retarget.synthetic import SyntheticOperator
 from teleop_common.layout import BODY, PARTS, Part
@@ -29,9 +34,14 @@ def stamp(k: int) -> int:
 class Session:
     """An engaged retargeter at home, and an operator to pose it."""
 
-    def __init__(self, robot: str) -> None:
+    def __init__(self, robot: str, bridge_s: float | None = None, floor: bool = True) -> None:
         config = RetargetNodeConfig(robot=robot)
-        self.retargeter = RobotInTheLoop(config)
+        if bridge_s is not None:
+            config = dataclasses.replace(config, input=dataclasses.replace(config.input, bridge_s=bridge_s))
+        robot_config = load_robot_config(robot, config.robots_dir)
+        if not floor:                              # targets below the table top are left where they are
+            robot_config = dataclasses.replace(robot_config, min_target_z=-math.inf)
+        self.retargeter = RobotInTheLoop(config, Robot(robot_config))
         self.robot = self.retargeter.robot
         self.arm = self.robot.arms[0]              # the arm the tests move ('left' on ALOHA)
         self.operator = SyntheticOperator(self.robot, config.mapping, config.gripper)
@@ -81,12 +91,29 @@ TABLE_TARGETS = {"aloha": [0.0, 0.0, -0.04], "arm7": [0.0, -0.09, -0.03]}
 
 @pytest.mark.parametrize("robot", ROBOTS)
 def test_target_inside_the_table_is_blocked(robot: str) -> None:
-    session = Session(robot)
+    """Without the robot's min_target_z the target stays in the table: the collision check stops the arm."""
+    session = Session(robot, floor=False)
     start = session.home_poses[session.arm.name][0]
     results = hold_target(session, start * [1, 1, 0] + TABLE_TARGETS[robot], frames=90)
     assert results[-1].arms[0].reason == Reason.COLLISION
     reached = session.robot.ee_poses(results[-1].command)[session.arm.name][0]
     assert 0.0 < reached[2] < start[2] - 0.15                    # it went down, and stopped above the table
+    assert all(a.reason == Reason.OK for r in results for a in r.arms[1:])
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_target_below_the_table_top_is_raised_onto_it(robot: str) -> None:
+    """A hand below the table top drives the gripper onto the table (min_target_z), clamped, and the arm
+    gets there: it follows the projection instead of pressing against the contact check."""
+    session = Session(robot)
+    floor = session.robot.config.min_target_z
+    start = session.home_poses[session.arm.name][0]
+    results = hold_target(session, start * [1, 1, 0] + TABLE_TARGETS[robot], frames=90)
+    last = results[-1].arms[0]
+    assert last.reason == Reason.OUT_OF_REACH and last.clamped and not last.held
+    assert last.target_position is not None
+    reached = session.robot.ee_poses(results[-1].command)[session.arm.name][0]
+    assert floor - 0.01 <= reached[2] < start[2] - 0.1 and last.tracking_error < 0.05   # down, onto the floor
     assert all(a.reason == Reason.OK for r in results for a in r.arms[1:])
 
 
@@ -167,7 +194,7 @@ def spoiled(session: Session, case: str) -> list:
 @pytest.mark.parametrize("robot", ROBOTS)
 @pytest.mark.parametrize("case", ["empty", "all_nan", "inf_wrist", "right_hidden", "low_confidence", "out_of_range"])
 def test_bad_input_holds_without_crashing(robot: str, case: str) -> None:
-    session = Session(robot)
+    session = Session(robot, bridge_s=0.0)                  # no bridging: it holds from the first bad frame
     before = session.step(session.home_poses).command
     result = session.step(people=spoiled(session, case))
     for arm_result, arm in zip(result.arms, session.robot.arms):
@@ -333,4 +360,39 @@ def test_engage_with_one_arm_out_of_view_then_it_joins_slowly(robot: str) -> Non
             break
         result = session.step(away)
     assert hidden.name not in retargeter.syncing, "the returning arm never reached the operator's pose"
-    assert max(steps) <= config.safety.max_joint_step_rad * config.engage.sync_speed_scale + 1e-6
+    engage = config.engage     # from sync_speed_scale, rising to full speed over sync_ramp_s
+    for k, step in enumerate(steps):
+        ramp = min(1.0, (k + 1) / FPS / engage.sync_ramp_s)
+        scale = engage.sync_speed_scale + (1.0 - engage.sync_speed_scale) * ramp
+        assert step <= config.safety.max_joint_step_rad * scale + 1e-6, (k, step, scale)
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_a_wrist_missed_for_a_frame_is_bridged_then_held(robot: str) -> None:
+    """input.bridge_s: an arm whose keypoints turn invalid keeps moving to its last target (reported
+    INPUT_INVALID, not held, with why); past bridge_s it holds; when the input returns within the window
+    the arm goes on at full speed (it does not re-sync slowly)."""
+    session = Session(robot)
+    far = session.moved(session.home_poses[session.arm.name][0] + [0.0, 0.0, 0.08])
+    session.step(far)                                      # the operator moves: the arm starts towards it
+
+    def wrist_missed() -> list:
+        person = session.operator.person_pose(far)
+        person.confidence[BODY[f"{driving_side(session.arm, session.retargeter.mapper.mirror)}_wrist"]] = 0.0
+        return [person]
+
+    bridge_frames = int(session.retargeter.config.input.bridge_s * FPS)
+    moving = []
+    for _ in range(bridge_frames):
+        result = session.step(people=wrist_missed())
+        arm = result.arms[0]
+        assert arm.reason != Reason.OK and not arm.held and "bridged" in arm.detail    # INPUT_INVALID, or what
+        moving.append(result.command[session.arm.qpos].copy())
+    assert np.abs(np.diff(moving, axis=0)).max() > 1e-3      # it went on moving towards the last target
+    result = session.step(people=wrist_missed())            # beyond the window: held
+    assert result.arms[0].reason == Reason.INPUT_INVALID and result.arms[0].held and "bridged" not in result.arms[0].detail
+    session = Session(robot)
+    session.step(far)
+    session.step(people=wrist_missed())                    # one frame missed, then back
+    session.step(far)
+    assert session.arm.name not in session.retargeter.syncing

@@ -106,12 +106,15 @@ def test_sync_mode_moves_slowly_to_the_operator() -> None:
     retargeter.step(operator.frame(target, stamp(0)), stamp(0) + LATENCY_NS)
     ok, message = retargeter.engage(True, stamp(0) + LATENCY_NS)
     assert ok and "slowly" in message and retargeter.syncing
-    slow_step = 0.25 * retargeter.config.safety.max_joint_step_rad
+    engage = retargeter.config.engage       # 0.25 of the speed at first, full speed after sync_ramp_s
     previous = retargeter.q.copy()
     for k in range(1, 120):
         result = retargeter.step(operator.frame(target, stamp(k)), stamp(k) + LATENCY_NS)
         if retargeter.syncing:
-            assert np.abs(result.command - previous).max() <= slow_step + 1e-9
+            scale = 0.25 + 0.75 * min(1.0, min(retargeter.syncing.values()) / engage.sync_ramp_s)
+            assert np.abs(result.command - previous).max() <= scale * retargeter.config.safety.max_joint_step_rad + 1e-9
+            if k <= 3:
+                assert np.abs(result.command - previous).max() <= 0.35 * retargeter.config.safety.max_joint_step_rad
         previous = result.command
     assert not retargeter.syncing
     assert all(arm.reason == Reason.OK and arm.tracking_error < 0.005 for arm in result.arms)

@@ -64,6 +64,7 @@ class InputConfig(Validated):
     arm_length_window: int = bounded(30, 1, 10000)   # frames in the running median
     min_hand_size_m: float = bounded(0.03, 0.0)      # wrist to middle_mcp
     max_hand_size_m: float = bounded(0.25, 0.0)
+    bridge_s: float = bounded(0.1, 0.0, 1.0)        # an arm's input invalid for up to this long: it keeps its last target
 
 
 @dataclass
@@ -108,6 +109,7 @@ class EngageConfig(Validated):
     max_distance_m: float = bounded(0.08, 0.0)
     max_angle_rad: float = bounded(0.6, 0.0, math.pi)
     sync_speed_scale: float = bounded(0.25, 0.01, 1.0)
+    sync_ramp_s: float = bounded(1.0, 0.0, 10.0)        # ... rising to full speed over this long (0: at once)
 
 
 @dataclass

@@ -43,15 +43,21 @@ class Measures:
     slack_m: float = 0.0       # how far `position` may be from that point (one shoulder seen: half a width)
 
 
-def measure(person: PersonPose) -> Measures | None:
-    """The person's measures in this frame, or None when nothing of them was observed (a held pose)."""
+def measure(person: PersonPose, min_confidence: float) -> Measures | None:
+    """The person's measures in this frame, or None when nothing of them was observed (a held pose).
+    Sizes come only from keypoints of at least `min_confidence`: the pose node lowers the confidence of
+    a collapsed body (a person turning sideways), whose squeezed shoulders say nothing about who it is."""
     points = np.asarray(person.points, dtype=np.float64)
+    confidence = np.asarray(person.confidence, dtype=np.float64)
     if Part.BODY in person.present:
         shoulders, hips = points[list(_SHOULDERS)], points[list(_HIPS)]
         if np.all(np.isfinite(shoulders)):
             middle = shoulders.mean(axis=0)
-            body = float(np.linalg.norm(middle - hips.mean(axis=0))) if np.all(np.isfinite(hips)) else float("nan")
-            return Measures(float(np.linalg.norm(shoulders[0] - shoulders[1])), body, middle)
+            sure = bool(np.all(confidence[list(_SHOULDERS)] >= min_confidence))
+            width = float(np.linalg.norm(shoulders[0] - shoulders[1])) if sure else float("nan")
+            sure_hips = sure and np.all(np.isfinite(hips)) and np.all(confidence[list(_HIPS)] >= min_confidence)
+            body = float(np.linalg.norm(middle - hips.mean(axis=0))) if sure_hips else float("nan")
+            return Measures(width, body, middle)
         seen = shoulders[np.all(np.isfinite(shoulders), axis=1)]
         if len(seen):                        # one side cut off: where that shoulder is, give or take half a width
             return Measures(float("nan"), float("nan"), seen[0], HALF_WIDTH_M)

@@ -172,5 +172,8 @@ class Mapper:
         clamped = distance > arm.config.max_reach
         if clamped:
             position = shoulder_world + offset * (arm.config.max_reach / distance)
+        if position[2] < self.robot.config.min_target_z:   # a hand below the table top: the gripper onto it
+            position = np.array([position[0], position[1], self.robot.config.min_target_z])
+            clamped = True
         pinch = _norm(h_thumb_tip - h_index_tip) / hand_size
         return ArmTarget(position=position, rotation=rotation, pinch_ratio=pinch, clamped=clamped)

@@ -50,7 +50,7 @@ def _pose(arm: ArmResult) -> Pose:
 def status(header: Header, result: RetargetResult) -> TeleopStatus:
     arms = [ArmStatus(name=arm.name, target=_pose(arm), reason=int(arm.reason),
                       tracking_error=float(arm.tracking_error),            # NaN without a target
-                      gripper_opening=float(arm.gripper_opening)) for arm in result.arms]
+                      gripper_opening=float(arm.gripper_opening), clamped=arm.clamped) for arm in result.arms]
     return TeleopStatus(header=header, engaged=result.engaged, operator_track_id=int(result.operator_track_id), arms=arms)
 
 

@@ -46,8 +46,9 @@ def _closeness(person: PersonPose) -> float:
 class OperatorSelector:
     """Keeps one person across frames, by track id and by identity."""
 
-    def __init__(self, config: OperatorConfig) -> None:
+    def __init__(self, config: OperatorConfig, min_confidence: float) -> None:
         self.config = config
+        self.min_confidence = min_confidence   # keypoints below it (input.min_confidence) size no one
         self.track_id: int | None = None
         self.identity = OperatorIdentity(config)
         self.reacquired = False          # this frame's operator came back after a gap under another id
@@ -95,7 +96,7 @@ class OperatorSelector:
         recent: dict[int, deque[Measures]] = {}
         since: dict[int, int] = {}
         for person in people:
-            measures = measure(person)
+            measures = measure(person, self.min_confidence)
             if measures is not None:
                 recent[person.track_id] = self._recent.get(person.track_id, deque(maxlen=RECENT))
                 recent[person.track_id].append(measures)

@@ -4,7 +4,7 @@ step(): pick the operator, map each arm to an end-effector target, solve IK for 
 may move, check the result in MuJoCo, and return the commanded configuration with a status per
 arm.  Anything wrong (stale or bad input, infeasible IK, failed check) holds the last safe
 configuration.  Commands move only while engaged; engaging needs the robot near the operator's
-mapped pose ('near') or moves it there at reduced speed ('sync').  Arms engage one by one: an arm
+mapped pose ('near') or moves it there, from reduced to full speed ('sync').  Arms engage one by one: an arm
 whose input is missing at engagement (out of view, low confidence) holds, and when its input comes
 back — then or after any loss — it moves to the operator's pose at reduced speed, never in a jump.
 
@@ -41,6 +41,7 @@ from teleop_common.timing import StageClock
 from teleop_common.status import Reason
 
 
+CLAMPS = frozenset({Reason.OUT_OF_REACH, Reason.COLLISION, Reason.JOINT_LIMIT})   # not held: clamped
 STUCK_S = 0.2     # s an arm must stay stuck (singularity hold, joint limit) before it escapes in joint space
 
 
@@ -59,6 +60,7 @@ class ArmResult:
     target_quaternion: np.ndarray | None  # w, x, y, z, robot base frame
     detail: str = ""                    # why the input was rejected, if it was
     segment: Segment | None = None      # the arm command (command_shaper); None: send none
+    clamped: bool = False               # moving to the nearest pose the checks allow, the target being beyond it
 
 
 @dataclass
@@ -88,7 +90,7 @@ class Retargeter:
     def __init__(self, config: RetargetNodeConfig, robot: Robot | None = None) -> None:
         self.config = config
         self.robot = robot or Robot(load_robot_config(config.robot, config.robots_dir))
-        self.selector = OperatorSelector(config.operator)
+        self.selector = OperatorSelector(config.operator, config.input.min_confidence)
         self.mapper = Mapper(self.robot, config.mapping, config.input)
         self.ik = ArmIK(self.robot, config.ik)
         self.check = MujocoCheck(self.robot, config.safety, config.ik.collision_min_distance_m)
@@ -97,11 +99,16 @@ class Retargeter:
         self.state = StateGate(self.robot, config.state)
         self.q = self.robot.home.copy()        # last safe commanded configuration (measured while disengaged)
         self.engaged = False
-        self.syncing: set[str] = set()         # arms moving at reduced speed until near their target
+        self.syncing: dict[str, float] = {}    # arms moving to their target at reduced speed, and for how long (s)
         self.escaping: dict[str, Reason] = {}  # arms moving out of a singularity / joint-limit trap, and why
         self._stuck_s: dict[str, float] = {}   # per arm: how long it has been stuck
         self._tracked: set[str] = set()        # arms that had a target in the previous cycle
         self._targets: dict[str, ArmTarget] = {}
+        # An arm whose keypoints are invalid in a frame (a wrist missed for a frame or two, as the pose node's
+        # temporal model would fill) keeps its last target for input.bridge_s: it goes on moving instead of
+        # stalling, and is not slowed to re-sync when its input returns.  Longer, it holds.
+        self._last_targets: dict[str, tuple[ArmTarget, int]] = {}   # per arm: last mapped target, its frame stamp
+        self._bridged: dict[str, str] = {}           # this cycle's bridged arms, and why their input was invalid
         self._targets_stamp_ns = 0
         self._last_now_ns: int | None = None
         self._last_stamp_ns: int | None = None
@@ -153,12 +160,12 @@ class Retargeter:
         waiting = f"; {', '.join(missing)} join(s) slowly once tracked" if missing else ""
         far_arms = set(self._targets) - self._near()
         if not far_arms:
-            self.engaged, self.syncing = True, set()
+            self.engaged, self.syncing = True, {}
             return True, "engaged" + waiting
         far = "; ".join(f"{name} {d:.3f} m {np.degrees(a):.0f} deg"
                         for name, (d, a) in self._distances().items() if name in far_arms)
         if self.config.engage.mode == "sync":
-            self.engaged, self.syncing = True, far_arms
+            self.engaged, self.syncing = True, dict.fromkeys(far_arms, 0.0)
             return True, f"engaged; moving slowly to the operator's pose ({far}){waiting}"
         return False, f"robot is far from the operator's pose ({far}); match it and retry"
 
@@ -167,7 +174,7 @@ class Retargeter:
         (frames, the operator's last sighting), so that frames on the new time base are read afresh."""
         self._disengage(why)
         self._last_now_ns = self._last_stamp_ns = self._operator_seen_ns = None
-        self._targets, self._targets_stamp_ns = {}, 0
+        self._targets, self._targets_stamp_ns, self._last_targets = {}, 0, {}
         self.selector.reset()
         self.mapper.reset()
 
@@ -182,7 +189,7 @@ class Retargeter:
     def _disengage(self, why: str) -> None:
         if self.engaged:
             self._disengaged = why
-        self.engaged, self.syncing = False, set()
+        self.engaged, self.syncing = False, {}
         self.escaping.clear()
         self._stuck_s.clear()
         self.escape.forget()
@@ -197,13 +204,14 @@ class Retargeter:
             self._disengage(f"operator (track {self.selector.track_id}) unseen for {unseen:.2f} s")
             self.selector.reset()
             self.mapper.reset()
-            self._targets = {}
+            self._targets, self._last_targets = {}, {}
 
     def _everyone(self, reason: Reason, detail: str) -> dict[str, tuple[Reason, str]]:
         return {arm.name: (reason, detail) for arm in self.robot.arms}
 
     def _read_input(self, frame: PoseFrame, now_ns: int) -> tuple[dict[str, ArmTarget], dict[str, tuple[Reason, str]], str]:
         """Targets of the arms with valid input, the reason of the others, and the kind of a whole-frame rejection."""
+        self._bridged = {}
         problem = frame_problem(frame, now_ns, self.config.input.max_future_s)
         if problem is not None:                 # rejected before it can make later frames look stale
             return {}, self._everyone(Reason.INPUT_INVALID, problem[1]), problem[0]
@@ -216,7 +224,7 @@ class Retargeter:
         person = self.selector.select(frame.poses, frame.stamp_ns)
         if self.selector.track_id != previous and not self.selector.reacquired:   # the operator back: re-syncs
             self.mapper.reset()
-            self._targets = {}                      # engage only on the new operator's own pose
+            self._targets, self._last_targets = {}, {}   # engage only on the new operator's own pose
             if previous is not None:                # never carry an engagement over to someone else
                 self._disengage(f"operator changed from track {previous} to {self.selector.track_id}")
         if person is None:
@@ -229,8 +237,14 @@ class Retargeter:
             try:
                 targets[arm.name] = self.mapper.map_arm(person, arm, self.robot.shoulders[arm.name],
                                                         self.check.site_position(arm))
+                self._last_targets[arm.name] = (targets[arm.name], frame.stamp_ns)
             except InputInvalid as error:
-                problems[arm.name] = (Reason.INPUT_INVALID, str(error))
+                last = self._last_targets.get(arm.name)
+                if last and (frame.stamp_ns - last[1]) * 1e-9 <= self.config.input.bridge_s:
+                    targets[arm.name] = last[0]         # bridged: on to the last target (see _bridged)
+                    self._bridged[arm.name] = f"{error}; bridged: moving on to the last target"
+                else:
+                    problems[arm.name] = (Reason.INPUT_INVALID, str(error))
         return targets, problems, ""
 
     def step(self, frame: PoseFrame, now_ns: int) -> RetargetResult:
@@ -248,21 +262,34 @@ class Retargeter:
         if targets:
             self._targets, self._targets_stamp_ns = targets, frame.stamp_ns
         if self.engaged:                      # an arm whose input returns re-syncs slowly
-            self.syncing |= set(targets) - self._tracked
+            self.syncing.update(dict.fromkeys(set(targets) - self._tracked, 0.0))
         self._tracked = set(targets)
         movable = {name: target for name, target in targets.items() if name not in state_problems}
         verdicts: dict[str, Verdict] = {}
         if self.engaged and movable:
-            scale = self.config.engage.sync_speed_scale if self.syncing & set(movable) else 1.0
+            scale = self._speed_scale(set(movable), dt)
             for name, target in movable.items():
                 self.grippers[name].update(target.pinch_ratio, dt)
             verdicts = self._move(movable, dt, scale, clock)
-            self.syncing -= self._near()
+            for name in self._near():
+                self.syncing.pop(name, None)
         result = self._result(frame.stamp_ns, dt, targets, {**problems, **state_problems}, verdicts, rejected)
         clock.lap("check")
         self._shape(result, self.command_time(now_ns, clock), state_problems)
         result.stage_ms = clock.stages
         return result
+
+    def _speed_scale(self, arms: set[str], dt: float) -> float:
+        """Speed factor of this cycle: an arm moving to the operator's pose starts at
+        engage.sync_speed_scale and reaches full speed after engage.sync_ramp_s, so an operator who keeps
+        moving is caught up with instead of being chased slowly for ever."""
+        engage = self.config.engage
+        scale = 1.0
+        for name in arms & self.syncing.keys():
+            self.syncing[name] += dt
+            ramp = min(1.0, self.syncing[name] / engage.sync_ramp_s) if engage.sync_ramp_s > 0 else 1.0
+            scale = min(scale, engage.sync_speed_scale + (1.0 - engage.sync_speed_scale) * ramp)
+        return scale
 
     def hold(self, now_ns: int, reason: Reason = Reason.INPUT_STALE, detail: str = "no pose input") -> RetargetResult:
         """A cycle without usable input (none arrived, or it could not be read): every arm holds, and
@@ -289,7 +316,7 @@ class Retargeter:
                 self.escaping.pop(arm.name, None)
                 self.escape.forget(arm.name)
         if self.engaged:
-            self.syncing |= reseeded
+            self.syncing.update(dict.fromkeys(reseeded, 0.0))
         return problems
 
     def command_time(self, now_ns: int, clock: StageClock) -> int:
@@ -333,7 +360,8 @@ class Retargeter:
         for name, verdict in verdicts.items():
             stuck = verdict.reason == Reason.JOINT_LIMIT or (verdict.reason == Reason.SINGULARITY and verdict.held)
             self._stuck_s[name] = self._stuck_s.get(name, 0.0) + dt if stuck else 0.0
-            if self._stuck_s[name] >= STUCK_S and name not in self.escaping:   # a moment at a limit is no trap
+            trapped = self._stuck_s[name] >= STUCK_S or verdict.reason == Reason.SINGULARITY   # slow, never stop
+            if stuck and trapped and name not in self.escaping:   # a moment at a joint limit is no trap
                 self.escaping[name] = verdict.reason
         goals, hold = {}, []
         for arm in self.robot.arms:
@@ -380,13 +408,17 @@ class Retargeter:
                     pass                                 # held by the measured state
                 elif target.clamped:
                     reason = Reason.OUT_OF_REACH
+                if arm.name in self._bridged:        # reported as what it is, unless a check says more
+                    detail = self._bridged[arm.name]
+                    reason = Reason.INPUT_INVALID if reason == Reason.OK else reason
                 base_position, base_rotation = self.robot.to_base(target.position, target.rotation)
                 position, quaternion = base_position, _quaternion(base_rotation)
             arms.append(ArmResult(
                 name=arm.name, joint_names=arm.command_names, positions=self.q[arm.qpos].copy(),
                 gripper_joint_names=arm.gripper_command_names, gripper_positions=self.q[arm.gripper_command_qpos].copy(),
                 gripper_opening=arm.gripper_opening(self.q), reason=reason, held=held, tracking_error=error,
-                target_position=position, target_quaternion=quaternion, detail=detail))
+                target_position=position, target_quaternion=quaternion, detail=detail,
+                clamped=target is not None and not held and reason in CLAMPS))
         disengaged, self._disengaged = self._disengaged, ""
         return RetargetResult(stamp_ns=stamp_ns, engaged=self.engaged, operator_track_id=self.selector.track_id or 0,
                               arms=arms, command=self.q.copy(), dt=dt, rejected=rejected, disengaged=disengaged)

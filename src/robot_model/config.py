@@ -8,6 +8,7 @@ No `from __future__ import annotations` here: the config loader reads the field 
 """
 
 import functools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,6 +140,7 @@ class RobotConfig(Validated):
     arms: tuple[ArmConfig, ...] = ()
     geom_groups: tuple[GeomGroup, ...] = ()
     collision_pairs: tuple[tuple[str, ...], ...] = ()   # pairs of geom group names (IK avoidance)
+    min_target_z: float = -math.inf       # m, model world frame (z up): lower targets are raised to it (table top + clearance)
     jacobian_length: float = bounded(0.2, 0.01, 5.0)   # m; makes the Jacobian condition unit-free
     singularity_slow: float = bounded(150.0, 1.0)
     singularity_stop: float = bounded(300.0, 1.0)
