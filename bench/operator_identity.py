@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pose_retarget.config import RetargetNodeConfig
+from pose_retarget.config import InputConfig, RetargetNodeConfig
 from pose_retarget.identity import RECENT, OperatorIdentity, measure
 from pose_retarget.operator import STRIKES
 from teleop_common.config import load
@@ -50,7 +50,7 @@ def observations(estimator, path: Path) -> dict[int, list]:
             break
         stamp_ns = int(index / fps * 1e9)
         for person in estimator.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), stamp_ns, "camera", None).poses:
-            measures = measure(person)
+            measures = measure(person, InputConfig().min_confidence)
             if measures is not None and measures.slack_m == 0.0 and np.isfinite(measures.body_size):
                 tracks.setdefault(person.track_id, []).append((stamp_ns, measures))
         index += 1
