@@ -1,4 +1,4 @@
-"""Measure the body plausibility ratios (whole_body_pose/plausibility.py) on real clips; JSON on the last line.
+"""Measure the body plausibility ratios (whole_body_pose/experts/plausibility.py) on real clips; JSON on the last line.
 
 The limits in config/whole_body_pose.yaml `plausibility:` are chosen from these figures: every
 ratio's range over the clips where the body is right (frontal upper bodies) against its values on
@@ -21,8 +21,8 @@ import numpy as np
 from teleop_common.frame_sources import VideoFileSource, rgb_frames
 from teleop_common.paths import CACHE_DIR, REPO_ROOT
 from whole_body_pose.config import PlausibilityConfig, PoseNodeConfig, TemporalConfig
-from whole_body_pose.estimator import build_part_experts
-from whole_body_pose.plausibility import Measures, implausible_arms
+from whole_body_pose.experts.estimator import build_part_experts
+from whole_body_pose.experts.plausibility import Measures, implausible_arms
 
 SHARED = REPO_ROOT.parent / "shared" / "media"
 CLIPS = (CACHE_DIR / "media" / "operator_arms.mp4",

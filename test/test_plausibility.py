@@ -13,8 +13,8 @@ from pose_retarget.mapping import KEYPOINTS
 from teleop_common.frame_sources import VideoFileSource, rgb_frames
 from teleop_common.layout import BODY, Part
 from whole_body_pose.config import PlausibilityConfig, PoseNodeConfig, TemporalConfig
-from whole_body_pose.estimator import build_part_experts
-from whole_body_pose.plausibility import LEFT, RIGHT, arm_indices, measure, swapped
+from whole_body_pose.experts.estimator import build_part_experts
+from whole_body_pose.experts.plausibility import LEFT, RIGHT, arm_indices, measure, swapped
 
 SHARED = REPO.parent / "shared" / "media"
 DEMO = CACHE_MEDIA / "operator_arms.mp4"

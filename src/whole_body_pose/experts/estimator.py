@@ -24,23 +24,23 @@ from teleop_common.camera import CameraIntrinsics, intrinsics_for
 from teleop_common.layout import HAND_ON_BODY, Part
 from teleop_common.pose import PersonPose, PoseFrame
 from teleop_common.timing import StageClock
-from whole_body_pose import roi
-from whole_body_pose.assemble import Assembler
 from whole_body_pose.config import PoseNodeConfig
-from whole_body_pose.background import BackgroundDetector
-from whole_body_pose.experts import (PALM_DETECTOR_STRIDES, POSE_DETECTOR_STRIDES, BodyLandmarker, Detector,
+from whole_body_pose.experts import roi
+from whole_body_pose.experts.assemble import Assembler
+from whole_body_pose.experts.background import BackgroundDetector
+from whole_body_pose.experts.face_only import FACE_DETECTOR_KEYPOINTS, FACE_DETECTOR_STRIDES, FaceOnlyTracker
+from whole_body_pose.experts.hand_only import HandOnlyTracker
+from whole_body_pose.experts.networks import (PALM_DETECTOR_STRIDES, POSE_DETECTOR_STRIDES, BodyLandmarker, Detector,
                                      FaceLandmarker, HandLandmarker, ImageDetections)
+from whole_body_pose.experts.parts import FaceStage, HandStage, SearchBudget
+from whole_body_pose.experts.phantoms import phantom_reason
+from whole_body_pose.experts.plausibility import Measures, arm_indices, implausible_arms, measure, swapped
+from whole_body_pose.experts.prefetch import PrefetchingLandmarker
+from whole_body_pose.experts.schedule import DetectionSchedule
+from whole_body_pose.experts.tracks import REVIVE_FRAMES, Body, Track, associate, crowded, drifted, duplicates, tighten
 from whole_body_pose.models import ModelStore
-from whole_body_pose.face_only import FACE_DETECTOR_KEYPOINTS, FACE_DETECTOR_STRIDES, FaceOnlyTracker
-from whole_body_pose.hand_only import HandOnlyTracker
-from whole_body_pose.parts import FaceStage, HandStage, SearchBudget
-from whole_body_pose.phantoms import phantom_reason
-from whole_body_pose.plausibility import Measures, arm_indices, implausible_arms, measure, swapped
-from whole_body_pose.prefetch import PrefetchingLandmarker
 from whole_body_pose.pipeline import check_image
 from whole_body_pose.runtime import model_format, open_session
-from whole_body_pose.schedule import DetectionSchedule
-from whole_body_pose.tracks import REVIVE_FRAMES, Body, Track, associate, crowded, drifted, duplicates, tighten
 
 TILE_OVERLAP = 1.25  # detector tiles are this much larger than an exact n x n split
 BODY_FACE_POINTS = 11       # the body model's first 11 landmarks are the face's (nose, eyes, ears, mouth)
