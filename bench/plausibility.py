@@ -42,7 +42,7 @@ def series(path: Path) -> list[dict]:
     rows = []
     for i, (_, rgb) in enumerate(rgb_frames(source)):
         estimator.process(rgb, round(i * 1e9 / fps), "camera", None)
-        for track_id, (m, swap) in estimator.measures.items():
+        for track_id, (m, swap) in estimator.checks.measures.items():
             rows.append({"frame": i, "track": track_id, "swap": swap, **dataclasses.asdict(m)})
     return rows
 

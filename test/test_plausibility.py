@@ -82,7 +82,7 @@ def test_swapped_shoulders_and_collapsed_ratios_on_a_real_body():
     """The rules' inputs on a real frontal body: plausible as seen; its mirror image (left and right
     traded) is a swap; squeezing its shoulders onto the axis breaks the shoulder rule."""
     frames, estimator = _run(SHARED / "upper_body_both_arms_open_wide_asl_walk__intel.mkv", 1)
-    track = next(t for t in estimator._tracks if t.body is not None)
+    track = next(t for t in estimator.people.tracks if t.body is not None)
     pixels, world = track.body.pixels, track.body.world
     ratios = measure(world)
     config = PlausibilityConfig()
