@@ -3,7 +3,7 @@ whole_body_pose/experts/ and split PartExpertsEstimator into collaborators.
 
 test/data/estimator_fingerprint.npz was made at the commit before the refactor (34c60fa, code of the
 cascade untouched) by `tools/estimator_fingerprint.py --committed`: every array the estimator
-publishes (ids, scores, boxes, pixels, points, confidences, present parts, counters) on 34 frames
+publishes (ids, scores, boxes, pixels, points, confidences, present parts, counters) on 32 frames
 of six scenarios from footage `make setup` provides.  After the refactor, on the machine that made
 it (Xeon with AVX-512 and AMX, onnxruntime 1.32.0, ai-edge-litert 2.3.0), the outputs were
 bit-identical to it, and so were those of the four ../shared/media scenarios the script adds.
