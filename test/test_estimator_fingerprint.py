@@ -62,7 +62,9 @@ def close(found: dict[str, np.ndarray], expected: dict[str, np.ndarray], name: s
         if known.size and (np.median(known) > median or np.quantile(known, 0.9) > p90):
             problems.append(f"{name}.{field}: |difference| median {np.median(known):.3g} (<= {median}), "
                             f"p90 {np.quantile(known, 0.9):.3g} (<= {p90})")
-        for part in Part if part_median is not None else ():
+        if part_median is None:
+            continue
+        for part in Part:
             part_diff = diff[:, PARTS[part].slice][~np.isnan(b[:, PARTS[part].slice])]
             if part_diff.size and np.median(part_diff) > part_median:
                 problems.append(f"{name}.{field} {part.name}: |difference| median {np.median(part_diff):.3g} "
