@@ -150,7 +150,7 @@ def run_clip(name: str, **config) -> tuple[list, object, list[np.ndarray]]:
 
 def scenes() -> dict:
     """Figures of issue 9 on the development clips (see the module docstring)."""
-    from whole_body_pose.estimator import detector_regions
+    from whole_body_pose.experts.newcomers import detector_regions
 
     out: dict[str, float] = {}
     for name, (expected, tiles) in SIDE_BY_SIDE.items():

@@ -1,4 +1,4 @@
-"""Measure the body plausibility ratios (whole_body_pose/plausibility.py) on real clips; JSON on the last line.
+"""Measure the body plausibility ratios (whole_body_pose/experts/plausibility.py) on real clips; JSON on the last line.
 
 The limits in config/whole_body_pose.yaml `plausibility:` are chosen from these figures: every
 ratio's range over the clips where the body is right (frontal upper bodies) against its values on
@@ -21,8 +21,8 @@ import numpy as np
 from teleop_common.frame_sources import VideoFileSource, rgb_frames
 from teleop_common.paths import CACHE_DIR, REPO_ROOT
 from whole_body_pose.config import PlausibilityConfig, PoseNodeConfig, TemporalConfig
-from whole_body_pose.estimator import build_part_experts
-from whole_body_pose.plausibility import Measures, implausible_arms
+from whole_body_pose.experts.estimator import build_part_experts
+from whole_body_pose.experts.plausibility import Measures, implausible_arms
 
 SHARED = REPO_ROOT.parent / "shared" / "media"
 CLIPS = (CACHE_DIR / "media" / "operator_arms.mp4",
@@ -42,7 +42,7 @@ def series(path: Path) -> list[dict]:
     rows = []
     for i, (_, rgb) in enumerate(rgb_frames(source)):
         estimator.process(rgb, round(i * 1e9 / fps), "camera", None)
-        for track_id, (m, swap) in estimator.measures.items():
+        for track_id, (m, swap) in estimator.checks.measures.items():
             rows.append({"frame": i, "track": track_id, "swap": swap, **dataclasses.asdict(m)})
     return rows
 

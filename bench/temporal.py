@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from whole_body_pose.config import OneEuroConfig  # noqa: E402
-from whole_body_pose.filters import OneEuroFilter  # noqa: E402
+from whole_body_pose.experts.filters import OneEuroFilter  # noqa: E402
 from whole_body_pose.temporal import motion  # noqa: E402
 from whole_body_pose.temporal.corrupt import GAP_BINS, Corruption, corrupt  # noqa: E402
 from whole_body_pose.temporal.mocap import camera_view, load_npz  # noqa: E402

@@ -12,7 +12,7 @@ from conftest import REPO
 from teleop_common.frame_sources import VideoFileSource, rgb_frames
 from teleop_common.layout import Part
 from whole_body_pose.config import PoseNodeConfig
-from whole_body_pose.face_only import EYE_CORNERS, NOSE_TIP
+from whole_body_pose.experts.face_only import EYE_CORNERS, NOSE_TIP
 from whole_body_pose.pipeline import build_estimator
 
 MEDIA = REPO.parent / "shared" / "media"

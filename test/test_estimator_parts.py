@@ -12,13 +12,15 @@ import pytest
 from conftest import DATA
 
 from teleop_common.layout import HAND_ON_BODY, Part
-from whole_body_pose import roi
-from whole_body_pose.background import BackgroundDetector
 from whole_body_pose.config import GapFillConfig, PoseNodeConfig
-from whole_body_pose.estimator import PartExpertsEstimator, detector_regions, load_experts
-from whole_body_pose.parts import HandStage, SearchBudget
-from whole_body_pose.prefetch import PrefetchingLandmarker
-from whole_body_pose.tracks import Body, Track
+from whole_body_pose.experts import roi
+from whole_body_pose.experts.background import BackgroundDetector
+from whole_body_pose.experts.estimator import PartExpertsEstimator
+from whole_body_pose.experts.loading import load_experts
+from whole_body_pose.experts.newcomers import detector_regions
+from whole_body_pose.experts.parts import HandStage, SearchBudget
+from whole_body_pose.experts.prefetch import PrefetchingLandmarker
+from whole_body_pose.experts.tracks import Body, Track
 
 KEY = (0, Part.LEFT_HAND)
 

@@ -7,10 +7,10 @@ import pytest
 from conftest import DATA
 
 from teleop_common.layout import BODY, Part
+from whole_body_pose.boxes import box_iou
 from whole_body_pose.config import GapFillConfig, PoseNodeConfig
+from whole_body_pose.experts.tracks import REVIVE_FRAMES
 from whole_body_pose.pipeline import build_estimator
-from whole_body_pose.roi import box_iou
-from whole_body_pose.tracks import REVIVE_FRAMES
 
 VTEST = [DATA / f"vtest_{i:04d}.jpg" for i in range(8)]
 FRAME_NS = 100_000_000  # vtest.avi runs at 10 fps

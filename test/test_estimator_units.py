@@ -14,7 +14,7 @@ from teleop_common.config import ConfigError, from_mapping, load
 from teleop_common.pose import PoseFrame
 from whole_body_pose.config import PoseNodeConfig
 from whole_body_pose.draw import draw_poses
-from whole_body_pose.filters import OneEuroFilter
+from whole_body_pose.experts.filters import OneEuroFilter
 from whole_body_pose.pipeline import (InvalidImageError, UnknownEstimatorError, build_estimator, check_image,
                                       register_estimator)
 

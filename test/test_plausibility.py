@@ -13,8 +13,8 @@ from pose_retarget.mapping import KEYPOINTS
 from teleop_common.frame_sources import VideoFileSource, rgb_frames
 from teleop_common.layout import BODY, Part
 from whole_body_pose.config import PlausibilityConfig, PoseNodeConfig, TemporalConfig
-from whole_body_pose.estimator import build_part_experts
-from whole_body_pose.plausibility import LEFT, RIGHT, arm_indices, measure, swapped
+from whole_body_pose.experts.estimator import build_part_experts
+from whole_body_pose.experts.plausibility import LEFT, RIGHT, arm_indices, measure, swapped
 
 SHARED = REPO.parent / "shared" / "media"
 DEMO = CACHE_MEDIA / "operator_arms.mp4"
@@ -82,7 +82,7 @@ def test_swapped_shoulders_and_collapsed_ratios_on_a_real_body():
     """The rules' inputs on a real frontal body: plausible as seen; its mirror image (left and right
     traded) is a swap; squeezing its shoulders onto the axis breaks the shoulder rule."""
     frames, estimator = _run(SHARED / "upper_body_both_arms_open_wide_asl_walk__intel.mkv", 1)
-    track = next(t for t in estimator._tracks if t.body is not None)
+    track = next(t for t in estimator.people.tracks if t.body is not None)
     pixels, world = track.body.pixels, track.body.world
     ratios = measure(world)
     config = PlausibilityConfig()

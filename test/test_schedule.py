@@ -1,7 +1,7 @@
 """The detectors' schedule: at once when something is lost, periodic runs staggered (never both)."""
 from __future__ import annotations
 
-from whole_body_pose.schedule import DetectionSchedule, Searches
+from whole_body_pose.experts.schedule import DetectionSchedule, Searches
 
 
 def run(schedule: DetectionSchedule, frames: int, bodies: int = 1, hands: int = 0) -> list[Searches]:

@@ -72,7 +72,7 @@ class DopeConfig(Validated):
 
 @dataclass
 class PlausibilityConfig(Validated):
-    """Limits of a plausible body (whole_body_pose/plausibility.py); an arm outside them is published with
+    """Limits of a plausible body (whole_body_pose/experts/plausibility.py); an arm outside them is published with
     low confidence (never drives a robot arm) and counted.  Measured on real footage: README "Plausibility"."""
 
     enabled: bool = True

@@ -43,7 +43,7 @@ EstimatorFactory = Callable[[PoseNodeConfig], Estimator]
 
 # name -> factory, or "module:attribute" imported on first use.
 _REGISTRY: dict[str, Union[EstimatorFactory, str]] = {
-    "experts": "whole_body_pose.estimator:build_part_experts",
+    "experts": "whole_body_pose.experts.estimator:build_part_experts",
 }
 
 

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from whole_body_pose.boxes import box_iou
 from whole_body_pose.dope.merge import Detection
 from whole_body_pose.dope.pseudo_gt import BOX_MIN_CONF, PseudoGT
-from whole_body_pose.roi import box_iou
 
 MATCH_IOU = 0.1
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from whole_body_pose.roi import box_iou
+from whole_body_pose.boxes import box_iou
 
 
 class BoxIdentity:

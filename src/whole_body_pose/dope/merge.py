@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from whole_body_pose.boxes import box_iou
 from whole_body_pose.dope.anchors import HAND_SIDES
-from whole_body_pose.roi import box_iou
 
 @dataclass
 class Detection:

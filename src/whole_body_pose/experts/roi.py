@@ -168,21 +168,3 @@ def contains(rois: np.ndarray, points: np.ndarray, margin: float = 0.0) -> np.nd
     v = d[:, 0] * s + d[:, 1] * c
     k = 0.5 * (1.0 + margin)
     return (np.abs(u) < k * rois[:, W]) & (np.abs(v) < k * rois[:, H])
-
-
-def axis_box(rois: np.ndarray) -> np.ndarray:
-    """(N, 4) axis-aligned boxes x0, y0, x1, y1 enclosing each rotated ROI."""
-    c, s = np.abs(np.cos(rois[:, ROT])), np.abs(np.sin(rois[:, ROT]))
-    hw = 0.5 * (c * rois[:, W] + s * rois[:, H])
-    hh = 0.5 * (s * rois[:, W] + c * rois[:, H])
-    return np.stack([rois[:, CX] - hw, rois[:, CY] - hh, rois[:, CX] + hw, rois[:, CY] + hh], axis=1)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of x0, y0, x1, y1 boxes."""
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from teleop_common.layout import BODY, SHOULDERS
-from whole_body_pose import roi
+from whole_body_pose.experts import roi
 
 INSIDE_HAND = 0.6
 SMALLER_THAN_HAND = 1.5

@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from teleop_common.camera import CameraIntrinsics
 from teleop_common.layout import PARTS, Part
 from teleop_common.pose import PersonPose, empty_keypoints
-from whole_body_pose import lift, roi
-from teleop_common.camera import CameraIntrinsics
+from whole_body_pose import lift
 from whole_body_pose.config import GapFillConfig, OneEuroConfig
-from whole_body_pose.experts import HandLandmarker, ImageDetections
-from whole_body_pose.filters import KeypointFilter
-from whole_body_pose.hand_identity import palm_length, same_hand
+from whole_body_pose.experts import roi
+from whole_body_pose.experts.filters import KeypointFilter
+from whole_body_pose.experts.hand_identity import palm_length, same_hand
+from whole_body_pose.experts.networks import HandLandmarker, ImageDetections
 
 # The hand model's handedness score is >= 0.5 for the hand the body model calls right (measured on
 # body-joined hands of the upper-body clips: right hands 0.95-0.98, left hands 0.01-0.07).

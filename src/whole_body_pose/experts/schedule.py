@@ -5,7 +5,7 @@ tracked, a body or a hand-only hand was just lost) and otherwise once every `eve
 they can still find someone new.  The periodic runs are staggered: palms on one frame, people on
 the next, so no tracking frame pays for both detectors (each costs about as much as the body model;
 together they were the latency tail, issue 12).  The people frame's phantom check still sees the
-palms of the frame before (the estimator keeps them a frame).
+palms of the frame before (newcomers.py keeps them a frame).
 """
 from __future__ import annotations
 

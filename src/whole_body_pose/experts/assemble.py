@@ -15,9 +15,9 @@ from teleop_common.layout import PART_ANCHOR, PARTS, Part
 from teleop_common.pose import PersonPose, empty_keypoints
 from whole_body_pose import lift
 from whole_body_pose.config import GapFillConfig, OneEuroConfig
-from whole_body_pose.filters import KeypointFilter
-from whole_body_pose.parts import FaceObs, HandObs
-from whole_body_pose.tracks import Track
+from whole_body_pose.experts.filters import KeypointFilter
+from whole_body_pose.experts.parts import FaceObs, HandObs
+from whole_body_pose.experts.tracks import Track
 
 FACE_NOSE_TIP = 1         # face-mesh index of the nose tip (the body's nose keypoint)
 BOX_CONFIDENCE = 0.5      # keypoints at least this confident define the person's box

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from teleop_common.layout import FACE_ANCHOR, HAND_ON_BODY, Part
-from whole_body_pose import roi
-from whole_body_pose.background import BackgroundDetector
-from whole_body_pose.experts import (FaceLandmarker, HandLandmarker, HandResult, ImageDetections, join_rows,
-                                     select_rows)
-from whole_body_pose.hand_identity import same_hand
-from whole_body_pose.tracks import PartTrack, Track
+from whole_body_pose.experts import roi
+from whole_body_pose.experts.background import BackgroundDetector
+from whole_body_pose.experts.hand_identity import same_hand
+from whole_body_pose.experts.networks import (FaceLandmarker, HandLandmarker, HandResult, ImageDetections,
+                                              join_rows, select_rows)
+from whole_body_pose.experts.tracks import PartTrack, Track
 
 WRIST_TOLERANCE = 0.5      # hand wrist may sit this fraction of the body-derived crop side from the body wrist
 PALM_SEARCH_SCALE = 2.5    # palm search region side, in body-derived hand crops

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from teleop_common.layout import SHOULDERS, TORSO, Part
-from whole_body_pose import roi
-from whole_body_pose.experts import BodyResult
-from whole_body_pose.filters import KeypointFilter
+from whole_body_pose.experts import roi
+from whole_body_pose.experts.filters import KeypointFilter
+from whole_body_pose.experts.networks import BodyResult
 
 # Same person: mid-shoulder points closer than this many shoulder scales.  Side by side, neighbours'
 # shoulder centres are >= 0.9 shoulder widths apart (measured on the three- and two-people clips);

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from whole_body_pose.experts import join_rows, select_rows
+from whole_body_pose.experts.networks import join_rows, select_rows
 
 Landmarker = Callable[[np.ndarray, np.ndarray], Any]  # (image, (N, 5) rois) -> a result of N rows
 

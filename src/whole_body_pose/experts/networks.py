@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from whole_body_pose import roi, ssd
-from whole_body_pose.crops import CropBatch
+from whole_body_pose.experts import roi, ssd
+from whole_body_pose.experts.crops import CropBatch
 from whole_body_pose.models import ModelInfo
 from whole_body_pose.runtime import InferenceSession
 

@@ -19,10 +19,11 @@ import numpy as np
 from teleop_common.camera import CameraIntrinsics
 from teleop_common.layout import PARTS, Part
 from teleop_common.pose import PersonPose, empty_keypoints
-from whole_body_pose import lift, roi
+from whole_body_pose import lift
 from whole_body_pose.config import GapFillConfig, OneEuroConfig
-from whole_body_pose.experts import Detector, FaceLandmarker, ImageDetections
-from whole_body_pose.filters import KeypointFilter
+from whole_body_pose.experts import roi
+from whole_body_pose.experts.filters import KeypointFilter
+from whole_body_pose.experts.networks import Detector, FaceLandmarker, ImageDetections
 
 FACE_DETECTOR_STRIDES = (8, 16, 16, 16)  # MediaPipe face_detection_short_range anchors (896)
 FACE_DETECTOR_KEYPOINTS = 6              # right eye, left eye, nose tip, mouth, right ear, left ear

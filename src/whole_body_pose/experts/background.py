@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from whole_body_pose.experts import Detector, ImageDetections
+from whole_body_pose.experts.networks import Detector, ImageDetections
 
 
 class BackgroundDetector:
