@@ -190,6 +190,6 @@ def test_engage_uses_only_the_current_operators_pose() -> None:
     stranger = operator.person_pose(home, track_id=9)
     stranger.confidence[:] = 0.2                           # seen, but no usable arm
     retargeter.step(PoseFrame(stamp(1), "camera", [stranger]), stamp(1) + LATENCY_NS)
-    assert retargeter.selector.track_id == 9
+    assert retargeter.input.selector.track_id == 9
     ok, message = retargeter.engage(True, stamp(1) + LATENCY_NS)
     assert not ok and not retargeter.engaged, message

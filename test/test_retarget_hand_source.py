@@ -80,7 +80,7 @@ def test_motion_counts_from_engagement_and_is_scaled() -> None:
     person = hands_only(operator.person_pose(home))
     shifted = dataclasses.replace(person, points=person.points + [0.5, 0.0, 0.3])   # the hands sit elsewhere
     retargeter.step(PoseFrame(stamp(0), "camera", [shifted]), stamp(0) + LATENCY_NS)
-    target = retargeter._targets[arm.name]
+    target = retargeter.input.targets[arm.name]
     np.testing.assert_allclose(target.position, home[arm.name][0], atol=1e-9)   # where the robot is: no jump
     assert retargeter.engage(True, stamp(0) + LATENCY_NS)[0]
     delta = np.array([0.0, -0.04, 0.0])                     # 4 cm up in the camera
@@ -88,7 +88,7 @@ def test_motion_counts_from_engagement_and_is_scaled() -> None:
     retargeter.step(PoseFrame(stamp(1), "camera", [moved]), stamp(1) + LATENCY_NS)
     mount = rpy_matrix(retargeter.config.mapping.mounting_rpy)
     expected = home[arm.name][0] + retargeter.config.mapping.hand_scale * mount @ delta
-    np.testing.assert_allclose(retargeter._targets[arm.name].position, expected, atol=1e-9)
+    np.testing.assert_allclose(retargeter.input.targets[arm.name].position, expected, atol=1e-9)
     assert expected[2] > home[arm.name][0][2] + 0.03        # up in the camera is up for the robot
 
 
@@ -124,10 +124,10 @@ def test_hand_source_ignores_the_body() -> None:
     person.points[body] = np.nan                             # a body that could not be read changes nothing
     arm = retargeter.robot.arms[0]
     at = retargeter.robot.ee_poses(retargeter.robot.home)[arm.name][0]   # where the end effector is
-    target = retargeter.mapper.map_arm(person, arm, retargeter.robot.shoulders[arm.name], at)
+    target = retargeter.input.mapper.map_arm(person, arm, retargeter.robot.shoulders[arm.name], at)
     np.testing.assert_allclose(target.position, at)
     with pytest.raises(InputInvalid):
         hand = PARTS[Part.LEFT_HAND if arm.config.operator_side == "left" else Part.RIGHT_HAND].slice
         person.confidence[hand] = np.nan
-        retargeter.mapper.rebase()
-        retargeter.mapper.map_arm(person, arm, retargeter.robot.shoulders[arm.name], at)
+        retargeter.input.mapper.rebase()
+        retargeter.input.mapper.map_arm(person, arm, retargeter.robot.shoulders[arm.name], at)

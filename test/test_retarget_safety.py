@@ -378,7 +378,7 @@ def test_a_wrist_missed_for_a_frame_is_bridged_then_held(robot: str) -> None:
 
     def wrist_missed() -> list:
         person = session.operator.person_pose(far)
-        person.confidence[BODY[f"{driving_side(session.arm, session.retargeter.mapper.mirror)}_wrist"]] = 0.0
+        person.confidence[BODY[f"{driving_side(session.arm, session.retargeter.input.mapper.mirror)}_wrist"]] = 0.0
         return [person]
 
     bridge_frames = int(session.retargeter.config.input.bridge_s * FPS)

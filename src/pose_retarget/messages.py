@@ -9,7 +9,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from whole_body_teleop.msg import ArmStatus, TeleopStatus
 
 from pose_retarget.command_shaper import Segment
-from pose_retarget.retargeter import ArmResult, RetargetResult
+from pose_retarget.results import ArmResult, RetargetResult
 from teleop_common.pose_msgs import ns_to_stamp
 from teleop_common.status import Reason
 

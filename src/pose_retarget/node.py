@@ -32,7 +32,8 @@ from whole_body_teleop.msg import TeleopStatus, WholeBodyPose, WholeBodyPoseArra
 
 from pose_retarget import messages
 from pose_retarget.config import RetargetNodeConfig
-from pose_retarget.retargeter import Retargeter, RetargetResult
+from pose_retarget.results import RetargetResult
+from pose_retarget.retargeter import Retargeter
 from pose_retarget.robot import Robot
 from pose_retarget.source_guard import ClockGuard, Endpoint, SourceGuard, foreign_callers, node_name
 from robot_model.config import load_robot_config, robots_dir
@@ -226,8 +227,11 @@ class PoseRetargetNode(Node):
         for arm in result.arms:
             if arm.held:
                 self.counters[f"hold.{arm.reason.name}"] += 1
+            if arm.bridged:
+                self.counters["bridged"] += 1
             if arm.detail:
-                self.hold_log.info(f"{arm.name}.{arm.reason.name}", f"{arm.name} holds: {arm.detail}")
+                self.hold_log.info(f"{arm.name}.{arm.reason.name}",
+                                   f"{arm.name} {'holds' if arm.held else 'goes on'}: {arm.detail}")
             if result.engaged and arm.segment is not None:
                 self.arm_pubs[arm.name].publish(messages.segment_trajectory(arm.joint_names, arm.segment))
                 self.gripper_pubs[arm.name].publish(messages.trajectory(

@@ -7,7 +7,8 @@ after it, each command the node would publish goes to the robot's controllers, a
 """
 from __future__ import annotations
 
-from pose_retarget.retargeter import Retargeter, RetargetResult
+from pose_retarget.results import RetargetResult
+from pose_retarget.retargeter import Retargeter
 from robot_sim.plant import Plant
 from robot_sim.trajectory import TrajectoryPoint
 from teleop_common.pose import PoseFrame
