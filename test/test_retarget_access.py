@@ -123,13 +123,13 @@ def test_only_the_configured_source_drives(ros_node, make_retarget_node, robot_n
         forged.publish(frame_to_msg(client.operator.frame(client.robot.home, impostor.get_clock().now().nanoseconds)))
         spin_until(nodes, lambda: False, timeout_s=0.05)
     assert spin_until(nodes, lambda: node.counters["error.foreign_pose_message"] >= 5, timeout_s=5)
-    assert node.counters["frames"] == 0 and node.source.bound is None
+    assert node.counters["frames"] == 0 and node.access.source.bound is None
     assert spin_until(nodes, lambda: watch.error("another publisher"), timeout_s=5)
     impostor.destroy_publisher(forged)
     client.publisher = client.node.create_publisher(WholeBodyPoseArray, "poses", STATE_QOS)
     assert spin_until(nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
     client.engage_at(client.robot.home)
-    assert node.source.bound.node == "/operator"
+    assert node.access.source.bound.node == "/operator"
     assert spin_until(nodes, lambda: watch.value("pose_source") == "'/operator'", timeout_s=5)
 
 
@@ -315,11 +315,11 @@ def test_a_restarted_source_is_bound_again_but_needs_a_new_engage(ros_node, make
     client = Client(ros_node("operator"), node, robot_node)
     assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
     client.engage_at(client.robot.home)
-    first = node.source.bound.gid
+    first = node.access.source.bound.gid
     client.node.destroy_publisher(client.publisher)           # the pose node restarts: a new publisher GID
     client.publisher = client.node.create_publisher(WholeBodyPoseArray, "poses", STATE_QOS)
     assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
     client.send(client.robot.home, frames=3)
-    assert node.source.bound.gid != first and node.counters["error.source_restarted"] == 1
+    assert node.access.source.bound.gid != first and node.counters["error.source_restarted"] == 1
     assert not client.received["status"][-1].engaged          # never carried over to the new publisher
     client.engage_at(client.robot.home)

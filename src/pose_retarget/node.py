@@ -35,7 +35,7 @@ from pose_retarget.config import RetargetNodeConfig
 from pose_retarget.results import RetargetResult
 from pose_retarget.retargeter import Retargeter
 from pose_retarget.robot import Robot
-from pose_retarget.source_guard import ClockGuard, Endpoint, SourceGuard, foreign_callers, node_name
+from pose_retarget.source_guard import Access, Endpoint, Event, node_name
 from robot_model.config import load_robot_config, robots_dir
 from teleop_common.layout import LAYOUT_NAME, NUM_KEYPOINTS
 from teleop_common.node_support import (SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, StageTimes, ThrottledLog,
@@ -64,11 +64,8 @@ class PoseRetargetNode(Node):
         self.hold_log = ThrottledLog(self)
         self.step_ms = RollingStats()
         self._last_input_ns = self._now_ns()
-        self.source = SourceGuard(self.config.access.pose_source)
-        self.clock_guard = ClockGuard(self.config.access.max_clock_jump_s,
-                                      bool(self.get_parameter("use_sim_time").value))
+        self.access = Access(self.config.access, bool(self.get_parameter("use_sim_time").value))
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self._alarms: dict[str, str] = {}      # what holds the robot now, by kind ('' entries are cleared)
 
         self.poses_sub = self.create_subscription(WholeBodyPoseArray, "poses", self._on_poses, STATE_QOS, raw=True)
         # Only the newest joint state matters: a queue of them would only be worked off late.
@@ -83,22 +80,22 @@ class PoseRetargetNode(Node):
         self._engage_requests = f"rq{self.resolve_service_name('~/engage')}Request"   # its clients' request topic
         self.create_timer(self.config.input.stale_timeout_s / 2.0, self._watchdog, clock=self._steady)
         self.stage_times = StageTimes(self)
-        self.diagnostics = Diagnostics(self, "retargeting", self._figures, self.counters, fault=self.alarm)
+        self.diagnostics = Diagnostics(self, "retargeting", self._figures, self.counters, fault=self.access.alarm)
         self.get_logger().info(f"robot {printable(self.robot.name)} with arms {[a.name for a in self.robot.arms]}; "
                                "disengaged until ~/engage")
 
     # -- who may command the robot ----------------------------------------------------------------
 
-    def alarm(self) -> str:
-        """What holds the robot now ('' when nothing): the ERROR message on /diagnostics."""
-        return "; ".join(text for text in self._alarms.values() if text)
-
-    def _raise(self, kind: str, text: str) -> None:
-        """Set (or, with '', clear) one alarm; a new one disengages the robot and is counted and logged."""
-        if text and not self._alarms.get(kind):
-            self.report(kind, text)
-            self._disengage(text)
-        self._alarms[kind] = text
+    def _apply(self, events: list[Event]) -> None:
+        """Report what access found; hold the robot where it says so."""
+        for event in events:
+            self.report(event.kind, event.text)
+            if event.clock_jump:
+                self.counters["clock_jumps"] += 1
+                self.retargeter.clock_jumped(event.text)
+                self._last_input_ns = self._now_ns()
+            elif event.disengage:
+                self._disengage(event.text)
 
     def _disengage(self, why: str) -> None:
         if self.retargeter.engaged:
@@ -106,43 +103,26 @@ class PoseRetargetNode(Node):
             self.counters["disengaged"] += 1
             self.get_logger().warning(f"disengaged: {one_line(why)}")
 
+    def _endpoints(self, topic: str, **kwargs: Any) -> list[Endpoint]:
+        return [Endpoint(node_name(e.node_namespace, e.node_name), bytes(e.endpoint_gid))
+                for e in self.get_publishers_info_by_topic(topic, **kwargs)]
+
     def _review_sources(self) -> None:
-        """Who publishes poses and who holds a client of ~/engage, from the ROS graph."""
-        publishers = [Endpoint(node_name(e.node_namespace, e.node_name), bytes(e.endpoint_gid))
-                      for e in self.get_publishers_info_by_topic(self.poses_sub.topic_name)]
-        self._raise("foreign_publisher", self.source.review(publishers))
-        if self.source.rebound:               # the source restarted: never carry an engagement over
-            self.source.rebound = False
-            self.report("source_restarted", "the bound pose publisher is gone; bound the next one of the source")
-            self._disengage("the pose source restarted")
-        allowed = self.config.access.callers()
-        if allowed:
-            clients = [Endpoint(node_name(e.node_namespace, e.node_name), bytes(e.endpoint_gid))
-                       for e in self.get_publishers_info_by_topic(self._engage_requests, no_mangle=True)]
-            foreign = foreign_callers(clients, allowed)
-            self._raise("foreign_engage_client",
-                        "a client of ~/engage outside access.engage_callers: " + ", ".join(map(printable, foreign))
-                        if foreign else "")
+        """Who publishes poses and who holds a client of ~/engage (its request topic), from the ROS graph."""
+        clients = self._endpoints(self._engage_requests, no_mangle=True) if self.access.allowed else []
+        self._apply(self.access.review(self._endpoints(self.poses_sub.topic_name), clients))
 
     def _check_clock(self) -> bool:
         """False while the clock cannot be trusted (no /clock under use_sim_time, or it just jumped)."""
-        why = self.clock_guard.check(self._now_ns(), self._steady.now().nanoseconds)
-        if why == "no clock":
-            self._raise("no_clock", "no clock: use_sim_time is set and no /clock has arrived")
-            return False
-        self._alarms["no_clock"] = ""
-        if why:
-            self.counters["clock_jumps"] += 1
-            self.report("clock_jump", why)
-            self.retargeter.clock_jumped(why)
-            self._last_input_ns = self._now_ns()
-        return True
+        sound, events = self.access.check_clock(self._now_ns(), self._steady.now().nanoseconds)
+        self._apply(events)
+        return sound
 
     def _now_ns(self) -> int:
         return self.get_clock().now().nanoseconds
 
     def _figures(self) -> dict[str, Any]:
-        source = self.source.bound
+        source = self.access.source.bound
         return {"input_rate_hz": self.step_ms.rate_hz(), "step_ms_p50": self.step_ms.percentile(50),
                 "step_ms_p99": self.step_ms.percentile(99), "engaged": self.retargeter.engaged,
                 "robot": self.robot.name, "pose_source": printable(source.node if source else ""),
@@ -159,9 +139,9 @@ class PoseRetargetNode(Node):
     def _on_poses(self, raw: bytes, info: MessageInfo) -> None:
         known = info.get("publisher_gid")       # None from an rmw that does not say: then the graph decides
         gid = bytes(known["data"]) if known else None
-        if gid is None or not self.source.accepts(gid):
+        if gid is None or not self.access.source.accepts(gid):
             self._review_sources()               # a new publisher: bind it if it is the source
-            accepted = self.source.accepts(gid) if gid is not None else self.source.bound is not None
+            accepted = self.access.source.accepts(gid) if gid is not None else self.access.source.bound is not None
             if not accepted:
                 self.report("foreign_pose_message", f"pose message from publisher {gid.hex() if gid else '?'}, "
                                                     "not the bound source")
@@ -175,8 +155,8 @@ class PoseRetargetNode(Node):
             self.report("bad_pose_message", str(error))
             self._publish(self.retargeter.hold(now, Reason.INPUT_INVALID, str(error)))
             return
-        if not self._check_clock() or self.alarm():      # answered (stamped like the frame), never used
-            result = self.retargeter.hold(now, Reason.INPUT_INVALID, self.alarm())
+        if not self._check_clock() or self.access.alarm():      # answered (stamped like the frame), never used
+            result = self.retargeter.hold(now, Reason.INPUT_INVALID, self.access.alarm())
             result.stamp_ns = frame.stamp_ns
             self._publish(result)
             return
@@ -204,15 +184,15 @@ class PoseRetargetNode(Node):
         self._review_sources()
         sound = self._check_clock()
         now = self._now_ns()
-        if not sound or self.alarm():
-            self._publish(self.retargeter.hold(now, Reason.INPUT_INVALID, self.alarm()))
+        if not sound or self.access.alarm():
+            self._publish(self.retargeter.hold(now, Reason.INPUT_INVALID, self.access.alarm()))
         elif (now - self._last_input_ns) * 1e-9 > self.config.input.stale_timeout_s:
             self._publish(self.retargeter.hold(now))
 
     def _on_engage(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
         self._review_sources()
-        if request.data and (not self._check_clock() or self.alarm()):
-            response.success, response.message = False, f"refused while the robot is held: {self.alarm()}"
+        if request.data and (not self._check_clock() or self.access.alarm()):
+            response.success, response.message = False, f"refused while the robot is held: {self.access.alarm()}"
         else:
             response.success, response.message = self.retargeter.engage(bool(request.data), self._now_ns())
         self.get_logger().info(f"engage({bool(request.data)}): {one_line(response.message)}")

@@ -2,12 +2,16 @@
 
 Any process in the DDS domain can publish poses, call ~/engage or publish /clock.  The node asks the
 ROS graph who is there and checks each pose message's publisher GID against the one source it bound;
-these classes decide from what it found.  Anything unexpected is reported as an alarm: the node holds
-the robot (disengaged) and reports ERROR on /diagnostics until it is gone, so sources are never mixed.
+these classes decide from what it found (Access: all of it; the node only feeds it and acts on its
+events).  Anything unexpected is reported as an alarm: the node holds the robot (disengaged) and
+reports ERROR on /diagnostics until it is gone, so sources are never mixed.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from pose_retarget.config import AccessConfig
+from teleop_common.text import printable
 
 
 @dataclass(frozen=True)
@@ -79,3 +83,55 @@ class ClockGuard:
         if ahead > self.max_jump_ns:
             return f"clock jumped {ahead * 1e-9:.3f} s ahead"
         return ""
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the node reports (counted, logged), and what it must do about it."""
+
+    kind: str
+    text: str
+    disengage: bool = True       # hold the robot
+    clock_jump: bool = False     # the retargeting core must forget the times it took
+
+
+class Access:
+    """Everything that holds the robot whatever its input: the bound pose source, the engage callers
+    and the clock.  The node feeds it what the ROS graph and its clocks say and acts on the events;
+    `alarm()` is the ERROR text while something is wrong ('' when sound)."""
+
+    def __init__(self, config: AccessConfig, sim_time: bool) -> None:
+        self.source = SourceGuard(config.pose_source)
+        self.clock = ClockGuard(config.max_clock_jump_s, sim_time)
+        self.allowed = config.callers()
+        self._alarms: dict[str, str] = {}      # by kind; '' entries are cleared
+
+    def alarm(self) -> str:
+        return "; ".join(text for text in self._alarms.values() if text)
+
+    def _set(self, kind: str, text: str) -> list[Event]:
+        """Set (or, with '', clear) one alarm; a new one is an event."""
+        new = bool(text) and not self._alarms.get(kind)
+        self._alarms[kind] = text
+        return [Event(kind, text)] if new else []
+
+    def review(self, publishers: list[Endpoint], clients: list[Endpoint]) -> list[Event]:
+        """From the graph: the pose input's publishers and the engage service's clients (only read
+        when access.engage_callers restricts them)."""
+        events = self._set("foreign_publisher", self.source.review(publishers))
+        if self.source.rebound:                # the source restarted: never carry an engagement over
+            self.source.rebound = False
+            events.append(Event("source_restarted", "the bound pose publisher is gone; bound the next one of the source"))
+        if self.allowed:
+            foreign = foreign_callers(clients, self.allowed)
+            events += self._set("foreign_engage_client", "a client of ~/engage outside access.engage_callers: "
+                                + ", ".join(map(printable, foreign)) if foreign else "")
+        return events
+
+    def check_clock(self, clock_ns: int, steady_ns: int) -> tuple[bool, list[Event]]:
+        """False while the clock cannot be trusted (no /clock under use_sim_time, or it just jumped)."""
+        why = self.clock.check(clock_ns, steady_ns)
+        if why == "no clock":
+            return False, self._set("no_clock", "no clock: use_sim_time is set and no /clock has arrived")
+        self._alarms["no_clock"] = ""
+        return True, [Event("clock_jump", why, clock_jump=True)] if why else []
