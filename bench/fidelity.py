@@ -3,14 +3,11 @@ as the demo runs it, on the demo clip and the upper-body clips of ../shared/medi
 
     python bench/fidelity.py [--clips FILE ...] [--max-frames N] [--robot NAME]
 
-Per clip and arm, over the engaged status frames: `follow_fraction` (the end effector within 3 cm of its
-target, or closer to it than one frame before, or, clamped, at the nearest pose the checks allow: no
-farther from the target than the commanded end effector plus 3 cm), `correlation` (of the end
-effector's path with the target path, mean over the axes that move), `lag_frames` (the shift that
-maximises that correlation, by cross-correlation), `tracking_error_m_median` (end effector to target),
-and the share of frames per status reason.  The end effector comes from the robot's measured
-/joint_states (forward kinematics), the target from /teleop_status.  Last line: JSON with the figures
-and `follow_fraction_min`, `correlation_min`, `lag_frames_max`, `tracking_error_m_median_max`.
+Per clip and arm, over the engaged status frames (teleop_session.fidelity): `follow_fraction`,
+`correlation`, `lag_frames`, `tracking_error_m_median` (end effector to target), `clamped_fraction` and
+the share of frames per status reason.  The end effector comes from the robot's measured /joint_states
+(forward kinematics), the target from /teleop_status.  Last line: JSON with the figures and
+`follow_fraction_min`, `correlation_min`, `lag_frames_max`, `tracking_error_m_median_max`.
 """
 from __future__ import annotations
 
@@ -21,8 +18,6 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-from collections import Counter  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import mujoco  # noqa: E402
@@ -34,34 +29,13 @@ from teleop_common.config import load  # noqa: E402
 from teleop_common.paths import CACHE_DIR, REPO_ROOT  # noqa: E402
 from teleop_common.status import reason_name  # noqa: E402
 from teleop_session.demo import run_live  # noqa: E402
+from teleop_session.fidelity import ArmTrace, figures_of, summarize  # noqa: E402
 from teleop_session.graph import CAMERA_IMAGE, CONFIG_DIR, POSE_RETARGET  # noqa: E402
 from teleop_session.processes import NodeProcesses  # noqa: E402
 from teleop_session.session_monitor import SessionLog, spinning_monitor  # noqa: E402
 
 MEDIA = REPO_ROOT.parent / "shared" / "media"
 CLIPS = [CACHE_DIR / "media" / "operator_arms.mp4", *sorted(MEDIA.glob("upper_body_*"))]
-AT_TARGET_M = 0.03
-MAX_LAG = 15
-
-
-@dataclass
-class ArmTrace:
-    """One arm over the engaged frames: status reason, target and end effector (robot base frame)."""
-
-    name: str
-    reasons: list[str] = field(default_factory=list)
-    targets: list[np.ndarray] = field(default_factory=list)    # NaN without a target
-    ee: list[np.ndarray] = field(default_factory=list)         # NaN before the first joint state
-    clamped: list[bool] = field(default_factory=list)
-    command_error: list[float] = field(default_factory=list)   # m, commanded end effector to target
-
-    def add(self, reason: str, target: np.ndarray | None, ee: np.ndarray, clamped: bool = False,
-            command_error: float = float("nan")) -> None:
-        self.reasons.append(reason)
-        self.clamped.append(clamped)
-        self.command_error.append(command_error)
-        self.targets.append(np.full(3, np.nan) if target is None else np.asarray(target, dtype=float))
-        self.ee.append(np.asarray(ee, dtype=float))
 
 
 def _ee_positions(robot: Robot, log: SessionLog, times_ns: list[int]) -> np.ndarray:
@@ -98,59 +72,6 @@ def traces_of(robot: Robot, log: SessionLog) -> list[ArmTrace]:
             target = None if np.isnan(status.tracking_error) else np.array([p.x, p.y, p.z])
             trace.add(reason_name(status.reason), target, ee[i, a], status.clamped, status.tracking_error)
     return traces
-
-
-def _correlation_and_lag(ee: np.ndarray, target: np.ndarray) -> tuple[float, int]:
-    """Mean per-axis correlation of the paths, and the lag (frames, robot behind > 0) maximising it."""
-    moving = [axis for axis in range(3) if np.std(target[:, axis]) > 0.01 and np.std(ee[:, axis]) > 1e-4]
-    if not moving or len(ee) < 2 * MAX_LAG:
-        return float("nan"), 0
-
-    def corr(lag: int) -> float:
-        a, b = (ee[lag:], target[:len(target) - lag]) if lag >= 0 else (ee[:lag], target[-lag:])
-        return float(np.mean([np.corrcoef(a[:, x], b[:, x])[0, 1] for x in moving]))
-
-    lags = {lag: corr(lag) for lag in range(-MAX_LAG, MAX_LAG + 1)}
-    best = max(lags, key=lambda lag: lags[lag])
-    return corr(0), best
-
-
-def figures_of(trace: ArmTrace) -> dict:
-    """Follow fraction, path correlation and lag, median distance and time per reason of one arm."""
-    engaged = len(trace.reasons)
-    reasons = Counter(trace.reasons)
-    targets, ee = np.array(trace.targets).reshape(-1, 3), np.array(trace.ee).reshape(-1, 3)
-    rows = np.flatnonzero(~np.isnan(targets[:, 0]) & ~np.isnan(ee[:, 0]))
-    if len(rows) < 2:
-        return {"engaged_frames": engaged, "frames_with_target": len(rows)}
-    target, path = targets[rows], ee[rows]
-    distance = np.linalg.norm(path - target, axis=1)
-    clamped = np.array(trace.clamped)[rows]
-    at_clamp = clamped & (distance <= np.array(trace.command_error)[rows] + AT_TARGET_M)
-    following = (distance <= AT_TARGET_M) | np.r_[False, distance[1:] < distance[:-1]] | at_clamp
-    correlation, lag = _correlation_and_lag(path, target)
-    return {
-        "engaged_frames": engaged, "frames_with_target": len(rows),
-        "follow_fraction": round(float(np.mean(following)), 3),
-        "correlation": round(correlation, 3), "lag_frames": lag,
-        "tracking_error_m_median": round(float(np.median(distance)), 4),
-        "clamped_fraction": round(float(np.mean(clamped)), 3),
-        "reasons": {k: round(v / engaged, 3) for k, v in reasons.most_common()},
-    }
-
-
-def summarize(results: dict[str, dict[str, dict]]) -> dict:
-    """Per clip and arm figures, and the worst of each over all of them, with the targets."""
-    arms = [f for clip in results.values() for f in clip.values() if "follow_fraction" in f]
-    return {
-        "clips": results,
-        "follow_fraction_min": min((f["follow_fraction"] for f in arms), default=None),
-        "correlation_min": min((f["correlation"] for f in arms if not np.isnan(f["correlation"])), default=None),
-        "lag_frames_max": max((abs(f["lag_frames"]) for f in arms), default=None),
-        "tracking_error_m_median_max": max((f["tracking_error_m_median"] for f in arms), default=None),
-        "targets": {"follow_fraction_min": 0.95, "correlation_min": 0.9, "lag_frames_max": 2,
-                    "tracking_error_m_median_max": 0.03},
-    }
 
 
 def run_clip(clip: Path, max_frames: int, out: Path, robot: str | None) -> SessionLog:

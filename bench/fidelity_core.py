@@ -17,18 +17,14 @@ import json  # noqa: E402
 import pickle  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
-from pose_retarget.config import RetargetNodeConfig  # noqa: E402
 from teleop_common.config import load  # noqa: E402
 from teleop_common.paths import REPO_ROOT  # noqa: E402
 from teleop_common.pose import PoseFrame  # noqa: E402
+from teleop_session.fidelity import figures_of, replay, summarize  # noqa: E402
 from teleop_session.graph import CONFIG_DIR, POSE_RETARGET, WHOLE_BODY_POSE  # noqa: E402
-from teleop_session.robot_loop import RobotInTheLoop  # noqa: E402
 
-from fidelity import CLIPS, ArmTrace, summarize, figures_of  # noqa: E402
+from fidelity import CLIPS  # noqa: E402
 
-ENGAGE_RETRY_S = 1.0          # as the demo's session monitor
 CACHE = REPO_ROOT / "out" / "bench" / "fidelity_core"
 
 
@@ -56,29 +52,6 @@ def clip_frames(clip: Path) -> list[PoseFrame]:
     return frames
 
 
-def run_clip(config: RetargetNodeConfig, frames: list[PoseFrame], latency_ns: int) -> list[ArmTrace]:
-    """Play the frames through the core and plant; engage (sync) as the demo does, once a person is tracked."""
-    retargeter = RobotInTheLoop(config)
-    robot = retargeter.robot
-    traces = [ArmTrace(arm.name) for arm in robot.arms]
-    start_ns, last_try = 10_000_000_000, -np.inf
-    for frame in frames:
-        stamp = start_ns + frame.stamp_ns
-        now = stamp + latency_ns
-        result = retargeter.step(dataclasses.replace(frame, stamp_ns=stamp), now)
-        if not result.engaged and result.operator_track_id and (now - last_try) * 1e-9 >= ENGAGE_RETRY_S:
-            last_try = now
-            retargeter.engage(True, now)
-            continue
-        if not result.engaged:
-            continue
-        ee = robot.ee_poses(retargeter.state.measured.q)
-        for trace, arm in zip(traces, result.arms):
-            position = robot.to_base(ee[arm.name][0], np.eye(3))[0]
-            trace.add(arm.reason.name, arm.target_position, position, arm.clamped, arm.tracking_error)
-    return traces
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", nargs="+", type=Path, default=CLIPS)
@@ -90,7 +63,7 @@ def main() -> None:
                                  **({"robot": args.robot} if args.robot else {}))
     results = {}
     for clip in args.clips:
-        traces = run_clip(config, clip_frames(clip), int(args.latency_ms * 1e6))
+        traces = replay(config, clip_frames(clip), int(args.latency_ms * 1e6))
         results[clip.name] = {trace.name: figures_of(trace) for trace in traces}
         print(clip.name, json.dumps(results[clip.name]), flush=True)
     print(json.dumps(summarize(results)))
