@@ -23,8 +23,8 @@ import numpy as np
 
 from robot_model import spline
 
-_LONGEST_S = 30.0                                   # candidate durations: geometric from the input period
-_CANDIDATES = 120
+_LONGEST_S = 30.0
+_GRID = np.geomspace(1e-3, _LONGEST_S, 240)          # candidate durations (s), from which those >= the input period
 
 
 def _within_limits(p0: np.ndarray, v0: np.ndarray, goal: np.ndarray, t: np.ndarray, v_max: np.ndarray,
@@ -58,7 +58,9 @@ class Segment:
         """Position, velocity, acceleration at `t_ns` (at the start before it, at the goal after the end);
         an array of times gives one row per time."""
         s = np.clip((np.asarray(t_ns, dtype=np.int64) - self.start_ns) * 1e-9, 0.0, max(self.duration_s, 0.0))
-        return spline.evaluate(self._coefficients, s[..., None] if s.ndim else float(s))
+        s = s[..., None] if s.ndim else float(s)
+        c0, c1, c2, c3 = self._coefficients[:4]               # a cubic: the quintic terms of spline.evaluate are 0
+        return c0 + s * (c1 + s * (c2 + s * c3)), c1 + s * (2 * c2 + s * 3 * c3), 2 * c2 + s * 6 * c3
 
 
 class CommandShaper:
@@ -105,7 +107,7 @@ class CommandShaper:
             return None
         start_ns = now_ns + self.delay_ns
         p0, v0, a0 = self.expected(start_ns)
-        t = np.geomspace(min_s, max(_LONGEST_S, min_s), _CANDIDATES)[:, None]
+        t = np.r_[min_s, _GRID[_GRID > min_s]][:, None]    # one grid for every call (geomspace cost 0.15 ms)
         ok = _within_limits(p0, v0, goal, t, self.v_max, self.a_max)
         duration = float(t[np.argmax(ok), 0]) if ok.any() else float(t[-1, 0])
         self._previous = self.segment

@@ -14,6 +14,7 @@ weight and a gap always holds the arms until the operator is back where they wer
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,8 +71,12 @@ def measure(person: PersonPose, min_confidence: float) -> Measures | None:
 
 
 def _median(values: np.ndarray) -> float:
-    finite = values[np.isfinite(values)]
-    return float(np.median(finite)) if finite.size else float("nan")
+    """Median of the finite values (NaN when none): sorted in Python, as np.median costs ~50 us on a handful."""
+    finite = sorted(v for v in values.tolist() if math.isfinite(v))
+    n = len(finite)
+    if not n:
+        return float("nan")
+    return finite[n // 2] if n % 2 else 0.5 * (finite[n // 2 - 1] + finite[n // 2])
 
 
 def _relative_change(value: float, reference: float) -> float:
