@@ -8,7 +8,10 @@ and missed runs measured on our expert pipeline (whole_body_pose/temporal/measur
 held-out procedural hand sequences (no real finger mocap is available offline), same corruption
 statistics.  Every method runs online (causal) in the same run: raw input (gaps held), the 5-frame
 hold's gap figures, One-Euro (node defaults and the best of a grid, tuned on this very data),
-a constant-velocity Kalman filter (best of a grid) and PoseBERT.  Last line: JSON.
+a constant-velocity Kalman filter (best of a grid) and PoseBERT.  On the real upper-body clips of
+../shared/media (development footage, skipped where absent): arm jitter (mean |second difference|,
+mm/frame^2) of the raw estimate, One-Euro (node defaults) and PoseBERT through the pose node's
+configuration, and each filter's lag behind raw.  Last line: JSON.
 """
 from __future__ import annotations
 
@@ -283,11 +286,78 @@ def goals(results: dict) -> dict:
     }
 
 
+REAL_CLIPS = [REPO.parent / "shared" / "media" / name for name in (      # development clips, not shipped
+    "upper_body_both_arms_reach_and_grasp_asl_want__intel.mkv",
+    "upper_body_both_arms_open_wide_asl_walk__intel.mkv",
+    "upper_body_pinch_at_mouth_second_face_cut_at_edge_asl_bird__intel.mkv",
+    "woman_upper_body_raises_arm_thumbs_up__mediapipe-samples.mp4")]
+ARM_NAMES = ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist")
+
+
+def real_arms(path: Path, model: str) -> np.ndarray:
+    """Metric 3D arm keypoints (frames, 6, 3; NaN where not published as seen) of the largest person of a
+    real clip, through the pose node's configuration with `temporal.model` set to `model`."""
+    import dataclasses
+
+    import cv2
+
+    from teleop_common.config import load
+    from teleop_common.layout import BODY
+    from teleop_session.graph import CONFIG_DIR, WHOLE_BODY_POSE
+    from whole_body_pose.pipeline import build_estimator
+
+    config = load(WHOLE_BODY_POSE.load_config_class(), CONFIG_DIR / WHOLE_BODY_POSE.config_file)
+    config = dataclasses.replace(config, temporal=dataclasses.replace(config.temporal, model=model))
+    estimator = build_estimator(config)
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    rows, index = [], [BODY[name] for name in ARM_NAMES]
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        frame = estimator.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), round(len(rows) * 1e9 / fps), "camera", None)
+        people = [p for p in frame.poses if np.isfinite(p.points[index]).any()]
+        row = np.full((len(index), 3), np.nan)
+        if people:
+            person = max(people, key=lambda p: float((p.box[2] - p.box[0]) * (p.box[3] - p.box[1])))
+            seen = person.confidence[index] >= 0.5
+            row[seen] = person.points[index][seen]
+        rows.append(row)
+    return np.array(rows)
+
+
+def jitter_mm(points: np.ndarray) -> float:
+    """Mean |second difference| (mm/frame^2) over the keypoints seen in three frames in a row."""
+    second = points[2:] - 2 * points[1:-1] + points[:-2]
+    norms = np.linalg.norm(second, axis=-1)
+    return round(float(np.nanmean(norms)) * 1e3, 2)
+
+
+def real_clip_jitter(clips: list[Path]) -> dict:
+    """Arm jitter of the raw estimate, One-Euro (node defaults) and PoseBERT on real footage, and each
+    filter's lag behind raw (frames, cross-correlation of the wrist paths)."""
+    report = {}
+    for clip in [c for c in clips if c.is_file()]:
+        arms = {model: real_arms(clip, model) for model in ("none", "one_euro", "posebert")}
+        raw_wrists = arms["none"][:, 4:]
+        report[clip.name] = {model: {"jitter_mm_per_frame2": jitter_mm(points),
+                                     "vs_raw": round(jitter_mm(points) / jitter_mm(arms["none"]), 3),
+                                     "lag_frames": round(lag_frames(points[:, 4:], raw_wrists), 2) if model != "none" else 0.0}
+                             for model, points in arms.items()}
+        print(clip.name, json.dumps(report[clip.name]), flush=True)
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one camera view, fewer hand sequences")
+    parser.add_argument("--real-only", action="store_true", help="only the jitter on the real clips")
     args = parser.parse_args()
-    report = {}
+    report = {"real_clips": real_clip_jitter(REAL_CLIPS)}
+    if args.real_only:
+        print(json.dumps(report))
+        return
     for part, seqs, sigma in (("body", body_sequences(args.quick), Corruption.measured("body").sigma),
                               ("hand", hand_sequences(args.quick), Corruption.measured("hand").sigma)):
         results = compare(seqs, part, np.asarray(sigma) * 1.3, wrists=part == "body", pinch=part == "hand")
