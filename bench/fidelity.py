@@ -20,58 +20,18 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
-
 from pose_retarget.robot import Robot  # noqa: E402
 from robot_model.config import load_robot_config  # noqa: E402
 from teleop_common.config import load  # noqa: E402
 from teleop_common.paths import CACHE_DIR, REPO_ROOT  # noqa: E402
-from teleop_common.status import reason_name  # noqa: E402
 from teleop_session.demo import run_live  # noqa: E402
-from teleop_session.fidelity import ArmTrace, figures_of, summarize  # noqa: E402
+from teleop_session.fidelity import figures_of, summarize, traces_of  # noqa: E402
 from teleop_session.graph import CAMERA_IMAGE, CONFIG_DIR, POSE_RETARGET  # noqa: E402
 from teleop_session.processes import NodeProcesses  # noqa: E402
 from teleop_session.session_monitor import SessionLog, spinning_monitor  # noqa: E402
 
 MEDIA = REPO_ROOT.parent / "shared" / "media"
 CLIPS = [CACHE_DIR / "media" / "operator_arms.mp4", *sorted(MEDIA.glob("upper_body_*"))]
-
-
-def _ee_positions(robot: Robot, log: SessionLog, times_ns: list[int]) -> np.ndarray:
-    """End-effector positions (robot base frame) per arm at each time, from the last joint state before it."""
-    data = mujoco.MjData(robot.model)
-    data.qpos[:] = robot.home
-    address = {mujoco.mj_id2name(robot.model, mujoco.mjtObj.mjOBJ_JOINT, j): int(robot.model.jnt_qposadr[j])
-               for j in range(robot.model.njnt)}
-    state_times = np.array([t for t, _, _ in log.joint_states])
-    out = np.full((len(times_ns), len(robot.arms), 3), np.nan)
-    for i, t in enumerate(times_ns):
-        k = int(np.searchsorted(state_times, t)) - 1
-        if k < 0:
-            continue
-        _, names, positions = log.joint_states[k]
-        for name, position in zip(names, positions):
-            if name in address:
-                data.qpos[address[name]] = position
-        mujoco.mj_kinematics(robot.model, data)
-        for a, arm in enumerate(robot.arms):
-            out[i, a] = robot.to_base(data.site_xpos[arm.site], np.eye(3))[0]
-    return out
-
-
-def traces_of(robot: Robot, log: SessionLog) -> list[ArmTrace]:
-    """The engaged /teleop_status frames of a session, with the end effector from /joint_states."""
-    engaged = [(t, m) for t, m in log.statuses if m.engaged]
-    ee = _ee_positions(robot, log, [t for t, _ in engaged])
-    traces = [ArmTrace(arm.name) for arm in robot.arms]
-    for i, (_, message) in enumerate(engaged):
-        for a, trace in enumerate(traces):
-            status = message.arms[a]
-            p = status.target.position
-            target = None if np.isnan(status.tracking_error) else np.array([p.x, p.y, p.z])
-            trace.add(reason_name(status.reason), target, ee[i, a], status.clamped, status.tracking_error)
-    return traces
 
 
 def run_clip(clip: Path, max_frames: int, out: Path, robot: str | None) -> SessionLog:

@@ -22,7 +22,7 @@ from teleop_session.episodes import Episode
 DEMO_FRAMES = 300          # 10 s of the 13 s default clip: the arms sweep three times
 TASK = "wave at the robot"
 SUMMARY_KEYS = {"frames", "frames_with_pose", "dropped_frames", "fps", "latency_ms_p50", "latency_ms_p99", "robot",
-                "pose_latency_ms_p50", "safety_events", "engaged", "episode", "video"}
+                "pose_latency_ms_p50", "safety_events", "engaged", "episode", "video", "fidelity"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,6 +94,8 @@ def test_robot_engaged_and_followed_the_person(demo):
     assert summary["engaged"] and robot["engaged_s"] >= 2.0 and summary["engaged_frames"] >= 10, robot
     assert set(robot["arms"]) == {"left", "right"}
     assert all(arm["moved_cm"] >= 5.0 for arm in robot["arms"].values()), robot
+    assert set(summary["fidelity"]) == {"left", "right"}
+    assert all(arm["follow_fraction"] > 0.3 for arm in summary["fidelity"].values()), summary["fidelity"]
     assert min(arm["gripper_opening_min"] for arm in robot["arms"].values()) < 0.6, robot
     states = [m.message for m in Episode(Path(summary["episode"]["path"])).messages(["/joint_states"])]
     positions = np.array([s.position for s in states])

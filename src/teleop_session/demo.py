@@ -10,7 +10,7 @@ lines); the retargeting node is engaged through its service once an operator is 
 episode recorder records the run.  Afterwards the side-by-side video (camera + skeleton | MuJoCo
 robot) is written and the summary printed (also saved as summary.json next to the video): besides
 the session's rates and latencies, what the robot did (time engaged, distance each end effector
-travelled, gripper closes and opens).
+travelled, gripper closes and opens) and how well each arm followed the operator (`fidelity`).
 """
 from __future__ import annotations
 
@@ -34,11 +34,12 @@ from pose_retarget.robot import Robot  # noqa: E402
 from teleop_common.config import load  # noqa: E402
 from teleop_common.frame_sources import CameraSourceError, open_source, resolve_backend  # noqa: E402
 from teleop_common.paths import CACHE_DIR  # noqa: E402
+from teleop_session.fidelity import figures_of, traces_of  # noqa: E402
 from teleop_session.graph import (  # noqa: E402
     CAMERA_IMAGE, CAMERA_SOURCE, CONFIG_DIR, EPISODE_RECORDER, POSE_RETARGET, ROBOT_SIM, WHOLE_BODY_POSE)
 from teleop_session.processes import NodeFailed, NodeProcesses  # noqa: E402
 from teleop_session.robot_motion import RobotMotion, measure  # noqa: E402
-from teleop_session.session_monitor import SessionMonitor, spinning_monitor  # noqa: E402
+from teleop_session.session_monitor import SessionLog, SessionMonitor, spinning_monitor  # noqa: E402
 from teleop_session.session_report import render_video, summarize  # noqa: E402
 from teleop_session.session_video import RobotView  # noqa: E402
 from teleop_session.video_encoder import VideoEncoder  # noqa: E402
@@ -128,9 +129,9 @@ def run_live(args: argparse.Namespace, monitor: SessionMonitor, processes: NodeP
     return episode
 
 
-def render(args: argparse.Namespace, monitor: SessionMonitor) -> tuple[Path, RobotMotion]:
-    """The side-by-side MP4 of the robot (--robot, else the retargeting node's parameter file's), and what
-    that robot did."""
+def render(args: argparse.Namespace, monitor: SessionMonitor) -> tuple[Path, RobotMotion, Robot]:
+    """The side-by-side MP4 of the robot (--robot, else the retargeting node's parameter file's), what
+    that robot did, and the robot."""
     config = load(POSE_RETARGET.load_config_class(), args.config_dir / POSE_RETARGET.config_file)
     robot = Robot(load_robot_config(args.robot or config.robot, config.robots_dir))
     motion = measure(robot, monitor.log.joint_states, monitor.log.statuses)
@@ -144,7 +145,13 @@ def render(args: argparse.Namespace, monitor: SessionMonitor) -> tuple[Path, Rob
     finally:
         video.close()
         view.close()
-    return args.out, motion
+    return args.out, motion, robot
+
+
+def fidelity(robot: Robot, log: SessionLog) -> dict:
+    """How well each arm followed while engaged (teleop_session.fidelity; bench/fidelity.py on several clips)."""
+    keys = ("follow_fraction", "tracking_error_m_median", "clamped_fraction", "lag_frames")
+    return {trace.name: {k: v for k, v in figures_of(trace).items() if k in keys} for trace in traces_of(robot, log)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,9 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     if not monitor.log.images:
         print("[demo] no camera frame arrived; see the logs in " + str(args.out.parent / "logs"), file=sys.stderr)
         return 1
-    video, motion = render(args, monitor)
-    summary = {"video": str(video), **summarize(monitor.log), "robot": motion.summary(), "episode": episode,
-               "session_s": round(live_s, 1)}
+    video, motion, robot = render(args, monitor)
+    summary = {"video": str(video), **summarize(monitor.log), "robot": motion.summary(),
+               "fidelity": fidelity(robot, monitor.log), "episode": episode, "session_s": round(live_s, 1)}
     (args.out.parent / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     return 0

@@ -14,11 +14,15 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 
+import mujoco
 import numpy as np
 
 from pose_retarget.config import RetargetNodeConfig
+from pose_retarget.robot import Robot
 from teleop_common.pose import PoseFrame
+from teleop_common.status import reason_name
 from teleop_session.robot_loop import RobotInTheLoop
+from teleop_session.session_monitor import SessionLog
 
 AT_TARGET_M = 0.03
 MAX_LAG = 15
@@ -44,6 +48,42 @@ class ArmTrace:
         self.command_error.append(command_error)
         self.targets.append(np.full(3, np.nan) if target is None else np.asarray(target, dtype=float))
         self.ee.append(np.asarray(ee, dtype=float))
+
+
+def _ee_positions(robot: Robot, log: SessionLog, times_ns: list[int]) -> np.ndarray:
+    """End-effector positions (robot base frame) per arm at each time, from the last joint state before it."""
+    data = mujoco.MjData(robot.model)
+    data.qpos[:] = robot.home
+    address = {mujoco.mj_id2name(robot.model, mujoco.mjtObj.mjOBJ_JOINT, j): int(robot.model.jnt_qposadr[j])
+               for j in range(robot.model.njnt)}
+    state_times = np.array([t for t, _, _ in log.joint_states])
+    out = np.full((len(times_ns), len(robot.arms), 3), np.nan)
+    for i, t in enumerate(times_ns):
+        k = int(np.searchsorted(state_times, t)) - 1
+        if k < 0:
+            continue
+        _, names, positions = log.joint_states[k]
+        for name, position in zip(names, positions):
+            if name in address:
+                data.qpos[address[name]] = position
+        mujoco.mj_kinematics(robot.model, data)
+        for a, arm in enumerate(robot.arms):
+            out[i, a] = robot.to_base(data.site_xpos[arm.site], np.eye(3))[0]
+    return out
+
+
+def traces_of(robot: Robot, log: SessionLog) -> list[ArmTrace]:
+    """The engaged /teleop_status frames of a session, with the end effector from /joint_states."""
+    engaged = [(t, m) for t, m in log.statuses if m.engaged]
+    ee = _ee_positions(robot, log, [t for t, _ in engaged])
+    traces = [ArmTrace(arm.name) for arm in robot.arms]
+    for i, (_, message) in enumerate(engaged):
+        for a, trace in enumerate(traces):
+            status = message.arms[a]
+            p = status.target.position
+            target = None if np.isnan(status.tracking_error) else np.array([p.x, p.y, p.z])
+            trace.add(reason_name(status.reason), target, ee[i, a], status.clamped, status.tracking_error)
+    return traces
 
 
 def _correlation_and_lag(ee: np.ndarray, target: np.ndarray) -> tuple[float, int]:
