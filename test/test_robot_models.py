@@ -21,7 +21,7 @@ from teleop_common.pose import PoseFrame
 
 ROOT = Path(__file__).resolve().parents[1]
 ROBOTS = ["panda_urdf", "xarm6_urdf", "panda_robosuite", "ur5e_robosuite", "kinova3_robosuite", "xarm7_robosuite",
-          "ur5e_pair"]
+          "ur5e_pair", "baxter_robosuite"]
 FPS = 30.0
 START_NS = 5_000_000_000
 LATENCY_NS = 15_000_000
