@@ -21,7 +21,7 @@ from teleop_common.pose import PoseFrame
 
 ROOT = Path(__file__).resolve().parents[1]
 ROBOTS = ["panda_urdf", "xarm6_urdf", "panda_robosuite", "ur5e_robosuite", "kinova3_robosuite", "xarm7_robosuite",
-          "ur5e_pair"]
+          "ur5e_pair", "baxter_robosuite"]
 FPS = 30.0
 START_NS = 5_000_000_000
 LATENCY_NS = 15_000_000
@@ -130,6 +130,23 @@ def test_unsafe_targets_are_blocked(checked) -> None:
         tried += 1
         assert deepest <= threshold, (name, arm, point, deepest)
     assert tried >= 1
+
+
+def test_urdf_velocity_limits_are_read() -> None:
+    """The Panda URDF's <limit velocity> per joint (MuJoCo's import drops it); an MJCF keeps the default."""
+    from xml.etree import ElementTree
+
+    from robot_model.derive import ACCELERATION_PER_VELOCITY, DEFAULT_VELOCITY
+    from robot_model.sources import resolve_uri
+
+    urdf = ElementTree.parse(resolve_uri("package://pybullet_data/franka_panda/panda.urdf", None, "test")).getroot()
+    in_file = {j.get("name"): float(j.find("limit").get("velocity")) for j in urdf.findall("joint") if j.find("limit") is not None}
+    arm = load_robot_config("panda_urdf").arms[0]
+    assert list(arm.max_velocity) == [in_file[name] for name in arm.joints]
+    assert set(arm.max_velocity) == {2.175, 2.61}
+    assert np.allclose(arm.max_acceleration, ACCELERATION_PER_VELOCITY * np.array(arm.max_velocity))
+    hinge = DEFAULT_VELOCITY[int(mujoco.mjtJoint.mjJNT_HINGE)]
+    assert set(load_robot_config("panda_robosuite").arms[0].max_velocity) == {hinge}
 
 
 def test_misspelt_link_exits_2_naming_it() -> None:

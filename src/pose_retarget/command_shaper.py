@@ -23,8 +23,9 @@ import numpy as np
 
 from robot_model import spline
 
-_LONGEST_S = 30.0
-_GRID = np.geomspace(1e-3, _LONGEST_S, 240)          # candidate durations (s), from which those >= the input period
+_LONGEST_S = 30.0                                   # candidate durations: geometric from the input period
+_CANDIDATES = 120
+_STEPS = np.linspace(0.0, 1.0, _CANDIDATES)[:, None]   # exponents of the geometric grid (np.geomspace costs 45 us a call)
 
 
 def _within_limits(p0: np.ndarray, v0: np.ndarray, goal: np.ndarray, t: np.ndarray, v_max: np.ndarray,
@@ -107,7 +108,7 @@ class CommandShaper:
             return None
         start_ns = now_ns + self.delay_ns
         p0, v0, a0 = self.expected(start_ns)
-        t = np.r_[min_s, _GRID[_GRID > min_s]][:, None]    # one grid for every call (geomspace cost 0.15 ms)
+        t = min_s * (max(_LONGEST_S, min_s) / min_s) ** _STEPS      # min_s first, exactly
         ok = _within_limits(p0, v0, goal, t, self.v_max, self.a_max)
         duration = float(t[np.argmax(ok), 0]) if ok.any() else float(t[-1, 0])
         self._previous = self.segment

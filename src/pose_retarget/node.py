@@ -36,7 +36,8 @@ from pose_retarget.results import RetargetResult
 from pose_retarget.retargeter import Retargeter
 from pose_retarget.robot import Robot
 from pose_retarget.source_guard import Access, Endpoint, Event, node_name
-from robot_model.config import load_robot_config, robots_dir
+from robot_model.config import robots_dir
+from robot_model.description_topic import load_robot
 from teleop_common.layout import LAYOUT_NAME, NUM_KEYPOINTS
 from teleop_common.node_support import (SENSOR_QOS, STATE_QOS, Diagnostics, ErrorReporter, StageTimes, ThrottledLog,
                                         declare_config, deserialize_capped, run_node)
@@ -56,7 +57,7 @@ class PoseRetargetNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("pose_retarget", **kwargs)
         self.config = declare_config(self, RetargetNodeConfig)
-        robot = Robot(load_robot_config(self.config.robot, robots_dir(self.config.robots_dir)))
+        robot = Robot(load_robot(self, self.config.robot, robots_dir(self.config.robots_dir)))
         self.retargeter = Retargeter(self.config, robot)
         self.robot = self.retargeter.robot
         self.counters = EventCounter()

@@ -4,7 +4,7 @@
   python -m pose_retarget.robot_check config/robots/my_robot.yaml      # a description (overrides kept)
 
 MODEL: an MJCF or URDF path, a package:// path, '-' for a URDF string on stdin, or topic:/robot_description
-(robot_state_publisher's latched URDF string, read once over DDS).  Prints the derived description as YAML (save it to config/robots/<name>.yaml and
+(robot_state_publisher's latched URDF string, read once over DDS; also as a robot YAML's `model`).  Prints the derived description as YAML (save it to config/robots/<name>.yaml and
 edit), then the checks; writes a PNG of the robot at home with the operator motion set (green: reached);
 the last line is JSON.  A missing or misspelt link or joint exits 2 with one line naming it.
 """
@@ -55,26 +55,20 @@ def parse_arm(text: str) -> dict:
 
 
 def read_topic(topic: str, timeout_s: float = 10.0) -> str:
-    """The first std_msgs/String on `topic`, subscribed as robot_state_publisher publishes it (transient local)."""
+    """The URDF string latched on `topic`, read once by a node of its own (as the nodes read it)."""
     import rclpy
-    from rclpy.qos import DurabilityPolicy, QoSProfile
-    from std_msgs.msg import String
 
-    received: list[str] = []
+    from robot_model.description_topic import read_description
+
     rclpy.init()
     try:
         node = rclpy.create_node("robot_check")
-        node.create_subscription(String, topic, lambda msg: received.append(msg.data),
-                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        deadline = node.get_clock().now().nanoseconds + timeout_s * 1e9
-        while not received and node.get_clock().now().nanoseconds < deadline:
-            rclpy.spin_once(node, timeout_sec=0.1)
-        node.destroy_node()
+        try:
+            return read_description(node, topic, timeout_s)
+        finally:
+            node.destroy_node()
     finally:
         rclpy.shutdown()
-    if not received:
-        raise ConfigError("model", f"topic:{topic}", f"a topic with a URDF string (none in {timeout_s:.0f} s)")
-    return received[0]
 
 
 def description(model: str, arms: list[dict], name: str) -> dict:
@@ -109,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.model.endswith((".yaml", ".yml")):
             raw = yaml.safe_load(Path(args.model).read_text()) or {}
-            config = load_robot_config(args.model)
+            config = load_robot_config(args.model, read_topic=read_topic)
             values = plain(raw) if not needs_derivation(raw) else None
             derived, clearance = [], {}
         else:

@@ -9,6 +9,7 @@ No `from __future__ import annotations` here: the config loader reads the field 
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from teleop_common.config import ConfigError, Validated, bounded, choice, from_m
 from teleop_common.paths import CONFIG_DIR
 
 ROBOTS_DIR = CONFIG_DIR / "robots"
+TOPIC = "topic:"        # model: topic:/robot_description = the URDF string latched on that topic
 
 
 def check_length(key: str, values: tuple, length: int, what: str = "numbers") -> None:
@@ -132,7 +134,8 @@ class Attachment(Validated):
 class RobotConfig(Validated):
     name: str = ""
     model: str = ""                       # MJCF or URDF: 'package://<package>/<path>', a path next to the YAML,
-                                          # or the description itself (a /robot_description string); '' = empty world
+                                          # or the description itself (a /robot_description string); '' = empty world.
+                                          # In a YAML, 'topic:/robot_description' (read by the nodes at start-up)
     attach: tuple[Attachment, ...] = ()   # models added in order (arms on a rig, grippers on flanges)
     remove_bodies: tuple[str, ...] = ()    # scene props that are not part of the robot
     exclude_contacts: tuple[tuple[str, ...], ...] = ()   # body pairs whose contacts are ignored (always touching)
@@ -165,6 +168,11 @@ class RobotConfig(Validated):
             raise ConfigError("singularity_stop", self.singularity_stop, "a number above singularity_slow")
 
 
+def model_topic(model: str) -> str:
+    """The topic of a `topic:/robot_description` model; '' for a file, a package:// path or a string."""
+    return model[len(TOPIC):] if model.startswith(TOPIC) else ""
+
+
 def _absolute(model: str, folder: Path) -> str:
     if not model or model.startswith("package://") or model.lstrip().startswith("<"):
         return model
@@ -176,14 +184,21 @@ def needs_derivation(values: dict) -> bool:
     return any(not arm.get("joints") for arm in values.get("arms") or [] if isinstance(arm, dict))
 
 
-def load_robot_config(robot: str, robots_dir: str = "") -> RobotConfig:
+def load_robot_config(robot: str, robots_dir: str = "", read_topic: Callable[[str], str] | None = None) -> RobotConfig:
     """Robot by name (<robots_dir>/<name>.yaml) or by YAML path; relative model paths are made absolute.
     Arms given by base link, end-effector link and gripper joints only are derived (robot_model.derive),
-    keys present in the YAML overriding what derivation would choose."""
+    keys present in the YAML overriding what derivation would choose.  A `topic:` model is replaced by
+    `read_topic(topic)` (the caller's way to get a latched string: robot_model.description_topic)."""
     path = Path(robot) if robot.endswith((".yaml", ".yml")) else Path(robots_dir or ROBOTS_DIR) / f"{robot}.yaml"
     if not path.is_file():
         raise ConfigError("robot", robot, f"a robot name with a YAML in {robots_dir or ROBOTS_DIR}, or a YAML path")
     values = yaml.safe_load(path.read_text()) or {}
+    topic = model_topic(str(values.get("model", "")))
+    if topic:
+        if read_topic is None:
+            raise ConfigError("model", values["model"], "a model file or string here (a topic: model is read by the "
+                                                        "retargeting and robot_sim nodes and robot_check)")
+        values["model"] = read_topic(topic)
     values["model"] = _absolute(str(values.get("model", "")), path.parent)
     for part in values.get("attach") or []:
         if isinstance(part, dict):

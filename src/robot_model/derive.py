@@ -3,7 +3,8 @@ and (optionally) gripper joints.  Every key already present in the description i
 only missing keys are derived:
 
 - `joints`: the hinge/slide joints on the path from the base link to the end-effector link; limits are
-  the model's; `max_velocity` / `max_acceleration` conservative defaults;
+  the model's; `max_velocity` the URDF's `<limit velocity>`, else a conservative default (an MJCF has no
+  velocity limit); `max_acceleration` ACCELERATION_PER_VELOCITY times it;
 - gripper `closed` / `open`: the end of each joint's range nearer to zero is closed; fingers tied to a
   listed joint by a joint equality (a URDF <mimic>) become its `mimic` followers;
 - `exclude_contacts`: body pairs touching in almost every sampled configuration (overlapping hulls at a
@@ -29,6 +30,7 @@ import numpy as np
 
 from robot_model.config import Attachment, RobotConfig
 from robot_model.load import build_model, compose
+from robot_model.sources import urdf_velocity_limits
 from teleop_common.config import ConfigError, from_mapping
 
 # How an operator stands (pose_retarget's defaults): camera axes in the robot's base frame, a relaxed
@@ -237,6 +239,7 @@ def derive_values(values: dict, mounting_rpy=MOUNTING_RPY, seed: int = 0) -> Der
     given_home: set[str] = set()
     attach = tuple(from_mapping(Attachment, part, prefix=f"attach[{k}].") for k, part in enumerate(values.get("attach") or []))
     raw = compose(str(values.get("model", "")), attach, tuple(values.get("remove_bodies") or ())).compile()
+    velocities = _velocity_limits(str(values.get("model", "")), attach)
     arms = values.get("arms") or []
     if not arms:
         raise ConfigError("arms", [], "at least one arm: name, base_frame (base link), ee_parent (end-effector link)")
@@ -249,13 +252,14 @@ def derive_values(values: dict, mounting_rpy=MOUNTING_RPY, seed: int = 0) -> Der
         ee = _find(raw, mujoco.mjtObj.mjOBJ_BODY, arm["ee_parent"], f"{key}.ee_parent")
         found = chain(raw, base, ee, f"{key}.ee_parent")
         _gripper(raw, arm, key, derived)
+        velocity = [velocities.get(_joint_name(raw, j), DEFAULT_VELOCITY[int(raw.jnt_type[j])]) for j in found]
         for field_name, value in (
                 ("joints", [_joint_name(raw, j) for j in found]),
                 ("shoulder_frame", _body_name(raw, int(raw.jnt_bodyid[found[min(1, len(found) - 1)]]))),
                 ("ee_frame", f"{name}_ee"),
                 ("operator_side", "right" if len(arms) == 1 or k % 2 else "left"),
-                ("max_velocity", [DEFAULT_VELOCITY[int(raw.jnt_type[j])] for j in found]),
-                ("max_acceleration", [ACCELERATION_PER_VELOCITY * DEFAULT_VELOCITY[int(raw.jnt_type[j])] for j in found])):
+                ("max_velocity", velocity),
+                ("max_acceleration", [round(ACCELERATION_PER_VELOCITY * v, 6) for v in velocity])):
             if field_name not in arm:
                 arm[field_name] = value
                 derived.append(f"{key}.{field_name}")
@@ -340,6 +344,14 @@ def derive_values(values: dict, mounting_rpy=MOUNTING_RPY, seed: int = 0) -> Der
         report.home_clearance_m[info.name] = round(min([scratch.clearance(a, b, 1.0) for a, b in mine] or [1.0]), 4)
     _singularity(scratch, infos, samples, home_q, length, values, derived, report)
     return report
+
+
+def _velocity_limits(model: str, attach: tuple[Attachment, ...]) -> dict[str, float]:
+    """Joint name (as in the composed model: attached parts prefixed) -> the URDF's velocity limit."""
+    limits = urdf_velocity_limits(model) if model else {}
+    for k, part in enumerate(attach):
+        limits.update({part.prefix + name: v for name, v in urdf_velocity_limits(part.model, f"attach[{k}].model").items()})
+    return limits
 
 
 def _arm_info(model: mujoco.MjModel, arm) -> _ArmInfo:

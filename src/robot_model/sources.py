@@ -11,6 +11,7 @@ stay bodies of their own (MuJoCo would fuse them), so an end-effector link such 
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import re
 import xml.etree.ElementTree as ElementTree
@@ -74,13 +75,35 @@ def urdf_with_absolute_meshes(text: str, folder: Path | None, key: str) -> str:
     return ElementTree.tostring(root, encoding="unicode")
 
 
+def read_model(model: str, key: str = "model") -> tuple[str, Path | None]:
+    """The text of a file path, a `package://` path, or a URDF/MJCF string (starts with '<'), and its file."""
+    if model.lstrip().startswith("<"):
+        return model, None
+    path = resolve_uri(model, None, key)
+    return path.read_text(), path
+
+
+def urdf_velocity_limits(model: str, key: str = "model") -> dict[str, float]:
+    """Joint name -> the URDF's `<limit velocity>` (rad/s or m/s), positive ones only; {} for an MJCF.
+    MuJoCo's URDF import keeps position and effort limits but drops velocity, so it is read here."""
+    text, _ = read_model(model, key)
+    if not is_urdf(text):
+        return {}
+    limits = {}
+    for joint in ElementTree.fromstring(text).findall("joint"):      # not <transmission>'s <joint>
+        limit = joint.find("limit")
+        try:
+            velocity = float(limit.get("velocity", "0")) if limit is not None else 0.0
+        except ValueError:
+            continue
+        if joint.get("name") and math.isfinite(velocity) and velocity > 0:
+            limits[joint.get("name")] = velocity
+    return limits
+
+
 def load_spec(model: str, key: str = "model") -> mujoco.MjSpec:
     """The MjSpec of a file path, a `package://` path, or a URDF/MJCF string (starts with '<')."""
-    if model.lstrip().startswith("<"):
-        text, path = model, None
-    else:
-        path = resolve_uri(model, None, key)
-        text = path.read_text()
+    text, path = read_model(model, key)
     folder = None if path is None else path.parent
     try:
         if is_urdf(text):

@@ -19,7 +19,8 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, Header
 from trajectory_msgs.msg import JointTrajectory
 
-from robot_model.config import load_robot_config, robots_dir
+from robot_model.config import robots_dir
+from robot_model.description_topic import load_robot
 from robot_sim.config import RobotSimConfig
 from robot_sim.plant import Controller, Plant
 from robot_sim.trajectory import Rejected, TrajectoryPoint
@@ -32,7 +33,7 @@ class RobotSimNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("robot_sim", **kwargs)
         self.config = declare_config(self, RobotSimConfig)
-        robot = load_robot_config(self.config.robot, robots_dir(self.config.robots_dir))
+        robot = load_robot(self, self.config.robot, robots_dir(self.config.robots_dir))
         c = self.config
         self.plant = Plant(robot, 1.0 / c.control_rate_hz, c.servo_dampratio, c.allow_partial_joints_goal,
                            c.interpolate_from_desired_state, start_s=self._now_s(),
