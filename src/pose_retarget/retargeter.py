@@ -175,7 +175,7 @@ class Retargeter:
             for name, target in movable.items():
                 self.grippers[name].update(target.pinch_ratio, dt)
             verdicts = self._move(movable, dt, scale, clock)
-            for name in self._near():
+            for name in self._near() if self.syncing else ():    # kinematics only while an arm syncs
                 self.syncing.pop(name, None)
         reading.problems.update(state_problems)
         result = self._result(frame.stamp_ns, dt, reading, verdicts)
