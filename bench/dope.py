@@ -11,8 +11,10 @@
    as deployed (tracking, video mode) vs the DOPE estimator on 60 consecutive frames, and on
    collages of 1-4 copies of messi5.jpg (2x2 grid), because the cascade's cost grows per person
    and DOPE's does not.
+4. People counts per clip (the dev clips of .cache/media and, where present, the people clips of
+   ../shared/media): how often DOPE finds as many people as the experts, each run as a video.
 The last line is JSON: dope_ms_p50, experts_ms_p50, ratio (= dope / experts), agreement_px,
-loss_start, loss_end, and the per-people timings.
+loss_start, loss_end, the per-people timings and people_counts.
 """
 from __future__ import annotations
 
@@ -102,6 +104,43 @@ def _time_pair(experts, dope, frames: list[np.ndarray]) -> dict[str, float]:
             **{f"{n}_people": round(float(np.mean(p)), 2) for n, p in people.items()}}
 
 
+COUNT_CLIPS = [REPO / ".cache" / "media" / name for name in ("Megamind.avi", "vtest.avi")] + [
+    REPO.parent / "shared" / "media" / name for name in (          # development clips, where present
+        "people_enter_and_leave_frame_one_by_one__intel.mp4", "outdoor_two_people_enter_walk_jump_flip__sports2d.mp4",
+        "three_people_side_by_side_walk_to_camera__intel.gif", "two_people_side_by_side_head_turns__intel.gif",
+        "upper_body_both_arms_open_wide_asl_walk__intel.mkv")]
+
+
+def _clip(path: Path, count: int, step: int) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames, index = [], 0
+    while len(frames) < count:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        if index % step == 0:
+            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        index += 1
+    return frames
+
+
+def _people_counts(experts, dope, clips: list[Path], count: int = 40, step: int = 3) -> dict[str, dict]:
+    """Per clip: how often DOPE finds as many people as the experts (each run as a video, its own tracks)."""
+    report = {}
+    for path in [p for p in clips if p.is_file()]:
+        frames = _clip(path, count, step)
+        found = {}
+        for name, estimator in (("experts", experts), ("dope", dope)):
+            estimator.reset()
+            found[name] = np.array([len(estimator.process(f, i * 33_000_000, "camera", None).poses)
+                                    for i, f in enumerate(frames)])
+        report[path.name] = {"frames": len(frames), "count_equal_fraction": round(float(np.mean(found["dope"] == found["experts"])), 3),
+                             "count_mean_abs_diff": round(float(np.mean(np.abs(found["dope"] - found["experts"]))), 2),
+                             "experts_people": round(float(found["experts"].mean()), 2),
+                             "dope_people": round(float(found["dope"].mean()), 2)}
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=300)
@@ -155,6 +194,7 @@ def main() -> int:
         "loss_start": round(losses[0], 3), "loss_end": round(float(np.mean(losses[-10:])), 3),
         "people_found_clip": {"dope": timed["dope_people"], "experts": timed["experts_people"]},
         "by_people": by_people,
+        "people_counts": _people_counts(experts, dope, COUNT_CLIPS),
     }
     print(json.dumps(result))
     return 0
