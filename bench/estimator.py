@@ -10,8 +10,11 @@ counted.  Smoothing is off on both sides so outputs can be compared point for po
             mean_px_error (body keypoints Holistic sees, plus every hand both find).
   video   : Megamind.avi frames 10.. (one person moving, a hand holding a glass): same, video_*.
   several : basketball1.png as a fixed frame (two people): ours with max_people=1 vs 2 ->
-            extra_person_cost = added ms per extra tracked person / 1-person ms.
-  crowd   : vtest.avi frames 0.. (small pedestrians, tiled detector): people tracked, ms.
+            extra_person_cost = added ms per extra tracked person / 1-person ms (medians);
+            extra_person_cpu_cost: the same with the process's CPU time (all threads; means): the
+            work an extra person adds, which other load on a shared machine moves less than wall time.
+  crowd   : vtest.avi frames 0.. (small pedestrians, tiled detector): people tracked, ms, the same
+            costs with max_people=4 (crowd_*).
   scenes  : the development clips in ../shared/media (skipped, keys absent, when that folder is):
             people found per frame vs expected on the side-by-side clips, hand detection rate and
             phantom bodies per 100 frames on the hand-only clips, 2D jitter (mean |second
@@ -122,18 +125,23 @@ def one_versus_many(frames: list[np.ndarray], warmup: int, many: int, tiles: int
     estimators = {1: build_estimator(PoseNodeConfig(max_people=1, **common)),
                   many: build_estimator(PoseNodeConfig(max_people=many, **common))}
     ms: dict[int, list[float]] = {1: [], many: []}
+    cpu: dict[int, list[float]] = {1: [], many: []}
     people = []
     for i, image in enumerate(frames):
         for n in ((1, many) if i % 2 else (many, 1)):
+            start = time.process_time()
             frame, t = timed(lambda: estimators[n].process(image, stamp(i), "camera", None))
             if i >= warmup:
                 ms[n].append(t)
+                cpu[n].append((time.process_time() - start) * 1e3)
                 if n == many:
                     people.append(sum(Part.BODY in p.present for p in frame.poses))
     one, several = float(np.median(ms[1])), float(np.median(ms[many]))
+    one_cpu, several_cpu = float(np.mean(cpu[1])), float(np.mean(cpu[many]))
     extra = float(np.mean(people)) - 1.0
     return {"one_ms": one, "many_ms": several, "people": float(np.mean(people)),
-            "extra_person_cost": (several - one) / extra / one if extra > 0 else float("nan")}
+            "extra_person_cost": (several - one) / extra / one if extra > 0 else float("nan"),
+            "extra_person_cpu_cost": (several_cpu - one_cpu) / extra / one_cpu if extra > 0 else float("nan")}
 
 
 def clip(name: str) -> tuple[list[np.ndarray], float]:
@@ -219,6 +227,7 @@ def main() -> None:
         "body_px_error": round(single["body_px"], 3),
         "hand_px_error": round(single["hand_px"], 3),
         "extra_person_cost": round(several["extra_person_cost"], 3),
+        "extra_person_cpu_cost": round(several["extra_person_cpu_cost"], 3),
         "several_people": round(several["people"], 2),
         "several_ms_p50": round(several["many_ms"], 2),
         "several_one_person_ms_p50": round(several["one_ms"], 2),
@@ -233,6 +242,7 @@ def main() -> None:
         "crowd_people": round(crowd["people"], 2),
         "crowd_ms_p50": round(crowd["many_ms"], 2),
         "crowd_extra_person_cost": round(crowd["extra_person_cost"], 3),
+        "crowd_extra_person_cpu_cost": round(crowd["extra_person_cpu_cost"], 3),
         "frames": len(single["ours_ms"]),
         "threads": THREADS,
     }
