@@ -170,11 +170,8 @@ class HandStage:
         unsearched: list[_Request] = []   # lost hands whose palm search waits for the next frame
 
         def fallback(failed: list[_Request]) -> list[_Request]:
-            # A tracked crop is retried from the body; a palm crop that failed ends the search as a miss
-            # (its body crop failed the frame before): retried from the body, it would start a palm search
-            # again, every frame, as long as a palm the hand model rejects lies near the wrist.
             retry = [_Request(r.key, body_rois[r.key], "body", self.refine_passes)
-                     for r in failed if r.kind == "tracked"]
+                     for r in failed if r.kind in ("tracked", "pending")]  # crops from an earlier frame
             lost = [r for r in failed if r.kind == "body"  # palms only where the body sees the wrist
                     and tracks[r.key[0]].body.visibility[HAND_ON_BODY[r.key[1]][0]] >= SEARCH_VISIBLE]
             if not (self.palm and lost):
