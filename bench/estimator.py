@@ -24,7 +24,8 @@ counted.  Smoothing is off on both sides so outputs can be compared point for po
             (max_people=2) vs Holistic, smoothing off on both: body jitter (the same second
             difference, over the frame triplets and keypoints both track; Holistic's one person
             matched to ours) and the fraction of the frames whose reference body sees a wrist
-            (visibility >= 0.5, in the image) in which each finds that hand (small_*).
+            (visibility >= 0.5, in the image) in which each finds that hand, and ours in those where
+            Holistic finds it (small_*).
 The last line is JSON.
 """
 from __future__ import annotations
@@ -257,7 +258,7 @@ def small_subject(name: str) -> dict[str, float]:
                        for pose, reference in triplet], axis=0)
         for key, px in (("ours", ours_px), ("reference", ref_px)):
             second[key].append(np.linalg.norm(px[2] - 2 * px[1] + px[0], axis=1)[both])
-    found = {"ours": 0, "reference": 0, "visible": 0}
+    found = {"ours": 0, "reference": 0, "visible": 0, "both": 0}
     for pose, (body, hands) in filter(None, pairs):
         for part, wrist in ((Part.LEFT_HAND, 15), (Part.RIGHT_HAND, 16)):  # BlazePose wrists
             x, y, visibility = body[wrist]
@@ -265,6 +266,7 @@ def small_subject(name: str) -> dict[str, float]:
                 found["visible"] += 1
                 found["ours"] += part in pose.present
                 found["reference"] += part in hands
+                found["both"] += part in pose.present and part in hands
     jitter = {key: float(np.concatenate(v).mean()) for key, v in second.items()}
     key = SMALL[name]
     return {f"small_{key}_frames": len(frames), f"small_{key}_frames_matched": sum(p is not None for p in pairs),
@@ -273,7 +275,8 @@ def small_subject(name: str) -> dict[str, float]:
             f"small_{key}_jitter_ratio": round(jitter["ours"] / jitter["reference"], 3),
             f"small_{key}_hands_visible": found["visible"],
             f"small_{key}_hands_found": round(found["ours"] / max(found["visible"], 1), 3),
-            f"small_{key}_reference_hands_found": round(found["reference"] / max(found["visible"], 1), 3)}
+            f"small_{key}_reference_hands_found": round(found["reference"] / max(found["visible"], 1), 3),
+            f"small_{key}_hands_found_where_reference_finds": round(found["both"] / max(found["reference"], 1), 3)}
 
 
 def main() -> None:
