@@ -8,7 +8,7 @@ N, kept for the next batch of that size: the landmark models' graphs keep the ba
 the same bits as N calls of one, at 10-15 % less time per crop on the body model (2 threads, Xeon
 AVX-512).  Resizing one interpreter back and forth re-plans its graph each time (1.6-1.7x slower
 than a loop when the batch alternates 2, 1: issue 12 note), hence one interpreter per size, made on
-the first batch of that size (5-40 ms, 0-15 MiB each up to 4).  The SSD detectors fold the batch
+the first batch of that size (10-60 ms once, 0-15 MiB, for sizes up to 4).  The SSD detectors fold the batch
 into their anchor axis (outputs (1, N x anchors, k)): they run item by item on the first one.
 """
 from __future__ import annotations
