@@ -10,13 +10,22 @@ counted.  Smoothing is off on both sides so outputs can be compared point for po
             mean_px_error (body keypoints Holistic sees, plus every hand both find).
   video   : Megamind.avi frames 10.. (one person moving, a hand holding a glass): same, video_*.
   several : basketball1.png as a fixed frame (two people): ours with max_people=1 vs 2 ->
-            extra_person_cost = added ms per extra tracked person / 1-person ms.
-  crowd   : vtest.avi frames 0.. (small pedestrians, tiled detector): people tracked, ms.
+            extra_person_cost = added ms per extra tracked person / 1-person ms (medians);
+            extra_person_cpu_cost: the same with the process's CPU time (all threads; means): the
+            work an extra person adds, which other load on a shared machine moves less than wall time.
+  crowd   : vtest.avi frames 0.. (small pedestrians, tiled detector): people tracked, ms, the same
+            costs with max_people=4 (crowd_*).
   scenes  : the development clips in ../shared/media (skipped, keys absent, when that folder is):
             people found per frame vs expected on the side-by-side clips, hand detection rate and
             phantom bodies per 100 frames on the hand-only clips, 2D jitter (mean |second
             difference| of confident body keypoints, px/frame^2, default smoothing) on the
             upper-body clips, and whole-frame palm detection ms vs the person detector's ms.
+  small   : the small full-body subjects of the sports2d clip (../shared/media, with scenes): ours
+            (max_people=2) vs Holistic, smoothing off on both: body jitter (the same second
+            difference, over the frame triplets and keypoints both track; Holistic's one person
+            matched to ours) and the fraction of the frames whose reference body sees a wrist
+            (visibility >= 0.5, in the image) in which each finds that hand, and ours in those where
+            Holistic finds it (small_*).
 The last line is JSON.
 """
 from __future__ import annotations
@@ -49,6 +58,7 @@ UPPER_BODY = ("upper_body_both_arms_reach_and_grasp_asl_want__intel.mkv",
               "upper_body_both_arms_open_wide_asl_walk__intel.mkv",
               "upper_body_pinch_at_mouth_second_face_cut_at_edge_asl_bird__intel.mkv",
               "woman_upper_body_raises_arm_thumbs_up__mediapipe-samples.mp4")
+SMALL = {"outdoor_two_people_enter_walk_jump_flip__sports2d.mp4": "sports2d"}  # clip: key
 THREADS = 2
 HOLISTIC_HZ = 30.0  # mp.solutions stamps frames 1/30 s apart; ours gets the same clock (crop smoothing uses it)
 VISIBLE = 0.5       # body keypoints compared: those Holistic rates at least this visible
@@ -122,18 +132,23 @@ def one_versus_many(frames: list[np.ndarray], warmup: int, many: int, tiles: int
     estimators = {1: build_estimator(PoseNodeConfig(max_people=1, **common)),
                   many: build_estimator(PoseNodeConfig(max_people=many, **common))}
     ms: dict[int, list[float]] = {1: [], many: []}
+    cpu: dict[int, list[float]] = {1: [], many: []}
     people = []
     for i, image in enumerate(frames):
         for n in ((1, many) if i % 2 else (many, 1)):
+            start = time.process_time()
             frame, t = timed(lambda: estimators[n].process(image, stamp(i), "camera", None))
             if i >= warmup:
                 ms[n].append(t)
+                cpu[n].append((time.process_time() - start) * 1e3)
                 if n == many:
                     people.append(sum(Part.BODY in p.present for p in frame.poses))
     one, several = float(np.median(ms[1])), float(np.median(ms[many]))
+    one_cpu, several_cpu = float(np.mean(cpu[1])), float(np.mean(cpu[many]))
     extra = float(np.mean(people)) - 1.0
     return {"one_ms": one, "many_ms": several, "people": float(np.mean(people)),
-            "extra_person_cost": (several - one) / extra / one if extra > 0 else float("nan")}
+            "extra_person_cost": (several - one) / extra / one if extra > 0 else float("nan"),
+            "extra_person_cpu_cost": (several_cpu - one_cpu) / extra / one_cpu if extra > 0 else float("nan")}
 
 
 def clip(name: str) -> tuple[list[np.ndarray], float]:
@@ -192,7 +207,76 @@ def scenes() -> dict:
                 ok = sure[2:] & sure[1:-1] & sure[:-2]
                 jitter.append(second[ok])
     out["upper_body_jitter_px"] = round(float(np.concatenate(jitter).mean()), 3)
+    for name in SMALL:
+        out.update(small_subject(name))
     return out
+
+
+def _holistic_person(result, width: int, height: int) -> tuple[np.ndarray, set[Part]] | None:
+    """Holistic's person as (33, 3) body pixels + visibility and the hands it found."""
+    body = _pixels(result.pose_landmarks, width, height)
+    if body is None:
+        return None
+    hands = {part for part, found in ((Part.LEFT_HAND, result.left_hand_landmarks),
+                                      (Part.RIGHT_HAND, result.right_hand_landmarks)) if found is not None}
+    return body, hands
+
+
+def _matched(poses: list, reference: np.ndarray) -> object | None:
+    """Our pose of Holistic's person: the nearest body (median over the keypoints Holistic sees), if
+    within a fifth of that person's height."""
+    seen = reference[:, 2] >= VISIBLE
+    if not poses or seen.sum() < 2:
+        return None
+    distance = [np.median(np.linalg.norm(p.part_pixels(Part.BODY)[seen] - reference[seen, :2], axis=1)) for p in poses]
+    best = int(np.argmin(distance))
+    return poses[best] if distance[best] < 0.2 * max(np.ptp(reference[seen, 1]), 1.0) else None
+
+
+def small_subject(name: str) -> dict[str, float]:
+    """Jitter and hands found, ours vs Holistic on one clip (see the module docstring, small)."""
+    import mediapipe as mp
+
+    frames, fps = clip(name)
+    height, width = frames[0].shape[:2]
+    ours = build_estimator(PoseNodeConfig(max_people=2, num_threads=THREADS, one_euro=OneEuroConfig(enabled=False)))
+    holistic = mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=1, smooth_landmarks=False)
+    pairs = []  # per frame: (our matched pose, Holistic's person), None where either is missing
+    for i, image in enumerate(frames):
+        poses = [p for p in ours.process(image, round(i * 1e9 / fps), "camera", None).poses if Part.BODY in p.present]
+        reference = _holistic_person(holistic.process(image), width, height)
+        pose = _matched(poses, reference[0]) if reference is not None else None
+        pairs.append((pose, reference) if pose is not None else None)
+    holistic.close()
+    second: dict[str, list[np.ndarray]] = {"ours": [], "reference": []}
+    for triplet in zip(pairs, pairs[1:], pairs[2:]):
+        if None in triplet or len({pose.track_id for pose, _ in triplet}) != 1:
+            continue
+        ours_px = np.array([pose.part_pixels(Part.BODY) for pose, _ in triplet])
+        ref_px = np.array([reference[0][:, :2] for _, reference in triplet])
+        both = np.all([(pose.part_confidence(Part.BODY) >= VISIBLE) & (reference[0][:, 2] >= VISIBLE)
+                       for pose, reference in triplet], axis=0)
+        for key, px in (("ours", ours_px), ("reference", ref_px)):
+            second[key].append(np.linalg.norm(px[2] - 2 * px[1] + px[0], axis=1)[both])
+    found = {"ours": 0, "reference": 0, "visible": 0, "both": 0}
+    for pose, (body, hands) in filter(None, pairs):
+        for part, wrist in ((Part.LEFT_HAND, 15), (Part.RIGHT_HAND, 16)):  # BlazePose wrists
+            x, y, visibility = body[wrist]
+            if visibility >= VISIBLE and 0 <= x < width and 0 <= y < height:
+                found["visible"] += 1
+                found["ours"] += part in pose.present
+                found["reference"] += part in hands
+                found["both"] += part in pose.present and part in hands
+    jitter = {key: float(np.concatenate(v).mean()) for key, v in second.items()}
+    key = SMALL[name]
+    return {f"small_{key}_frames": len(frames), f"small_{key}_frames_matched": sum(p is not None for p in pairs),
+            f"small_{key}_jitter_px": round(jitter["ours"], 3),
+            f"small_{key}_reference_jitter_px": round(jitter["reference"], 3),
+            f"small_{key}_jitter_ratio": round(jitter["ours"] / jitter["reference"], 3),
+            f"small_{key}_hands_visible": found["visible"],
+            f"small_{key}_hands_found": round(found["ours"] / max(found["visible"], 1), 3),
+            f"small_{key}_reference_hands_found": round(found["reference"] / max(found["visible"], 1), 3),
+            f"small_{key}_hands_found_where_reference_finds": round(found["both"] / max(found["reference"], 1), 3)}
 
 
 def main() -> None:
@@ -219,6 +303,7 @@ def main() -> None:
         "body_px_error": round(single["body_px"], 3),
         "hand_px_error": round(single["hand_px"], 3),
         "extra_person_cost": round(several["extra_person_cost"], 3),
+        "extra_person_cpu_cost": round(several["extra_person_cpu_cost"], 3),
         "several_people": round(several["people"], 2),
         "several_ms_p50": round(several["many_ms"], 2),
         "several_one_person_ms_p50": round(several["one_ms"], 2),
@@ -233,6 +318,7 @@ def main() -> None:
         "crowd_people": round(crowd["people"], 2),
         "crowd_ms_p50": round(crowd["many_ms"], 2),
         "crowd_extra_person_cost": round(crowd["extra_person_cost"], 3),
+        "crowd_extra_person_cpu_cost": round(crowd["extra_person_cpu_cost"], 3),
         "frames": len(single["ours_ms"]),
         "threads": THREADS,
     }
@@ -246,6 +332,12 @@ def main() -> None:
           f"agreement {result['video_mean_px_error']} px ({video['hands_compared']} hands compared)")
     print(f"two people (basketball1): {several['many_ms']:.1f} ms vs {several['one_ms']:.1f} ms for one; "
           f"crowd (vtest): {crowd['people']:.2f} people in {crowd['many_ms']:.1f} ms")
+    for key in SMALL.values():
+        if f"small_{key}_jitter_px" in result:
+            small = {k.removeprefix(f"small_{key}_"): v for k, v in result.items() if k.startswith(f"small_{key}_")}
+            print(f"small subjects ({key}): jitter {small['jitter_px']} px vs Holistic {small['reference_jitter_px']} "
+                  f"px; hands found {small['hands_found']} vs {small['reference_hands_found']} of "
+                  f"{small['hands_visible']} visible")
     print(json.dumps(result))
 
 

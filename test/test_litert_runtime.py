@@ -10,7 +10,7 @@ from whole_body_pose import models
 from whole_body_pose.config import EXPERTS, FASTEST_ON_CPU, HAND_TRACKING_MODELS, PoseNodeConfig
 from whole_body_pose.models import MODELS, REPO_ROOT, ModelFileError, ModelStore
 from whole_body_pose.pipeline import build_estimator
-from whole_body_pose.runtime import RuntimeOptions, backend_names, model_format, open_session
+from whole_body_pose.runtime import RuntimeOptions, backend_names, litert_backend, model_format, open_session
 
 pytest.importorskip("ai_edge_litert", reason="backend 'litert' needs ai-edge-litert (requirements.txt)")
 
@@ -56,6 +56,24 @@ def test_litert_agrees_with_onnxruntime(name: str, store: ModelStore) -> None:
     for output in lite.output_names:
         np.testing.assert_array_equal(single[output][0], got[output][1])
 
+
+
+@pytest.mark.parametrize("name", ["face_landmark", "palm_detection"])
+def test_litert_batches_give_the_bits_of_single_crops(name: str, store: ModelStore) -> None:
+    """A batch runs in one call where the graph keeps the batch axis (face), item by item where it folds
+    it into the anchors (palm), in chunks past MAX_BATCH, alternating sizes: always each crop's own bits."""
+    info = store.info(name)
+    height, width = info.input_size
+    frames = [cv2.resize(rgb(image), (width, height)).astype(np.float32) / 255.0 for image in IMAGES]
+    batch = np.stack([np.roll(frames[i % len(frames)], 7 * i, axis=1) for i in range(litert_backend.MAX_BATCH + 2)])
+    session = open_session("litert", store.tflite_path(name), RuntimeOptions(threads=2))
+    singles = [session.run({"image": batch[i:i + 1]}) for i in range(len(batch))]
+    for size in (len(batch), 2, 1, 3):
+        got = session.run({"image": batch[:size]})
+        for output in session.output_names:
+            assert got[output].shape[0] == size
+            for i in range(size):
+                np.testing.assert_array_equal(got[output][i], singles[i][output][0])
 
 def test_tflite_hash_checked(store: ModelStore, monkeypatch: pytest.MonkeyPatch) -> None:
     relative, _, names = models.TFLITE["face_landmark"]
