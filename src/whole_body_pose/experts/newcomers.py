@@ -58,10 +58,10 @@ class NewcomerSearch:
         return self.people.take(WHOLE_FRAME)
 
     def __call__(self, image: np.ndarray, bodies: int, hands: int, body_lost: bool,
-                 hand_lost: bool) -> tuple[Searches, ImageDetections | None]:
-        """This frame's searches given what is tracked and lost (DetectionSchedule.due), and the people
-        found now (None when the person detector did not run in this frame)."""
-        searches = self._schedule.due(bodies, hands, body_lost, hand_lost)
+                 hand_lost: bool, coasting: bool) -> tuple[Searches, ImageDetections | None]:
+        """This frame's searches given what is tracked, lost and coasting (DetectionSchedule.due), and
+        the people found now (None when the person detector did not run in this frame)."""
+        searches = self._schedule.due(bodies, hands, body_lost, hand_lost, coasting)
         height, width = image.shape[:2]
         if searches.palms:
             regions = detector_regions(width, height, 1)
