@@ -20,6 +20,11 @@ counted.  Smoothing is off on both sides so outputs can be compared point for po
             phantom bodies per 100 frames on the hand-only clips, 2D jitter (mean |second
             difference| of confident body keypoints, px/frame^2, default smoothing) on the
             upper-body clips, and whole-frame palm detection ms vs the person detector's ms.
+  shipped : messi5.jpg (one person) under the shipped config (max_people 4) vs the whole-frame
+            detector only (detector_tiles 1, detection_score 0.5): shipped_/whole_frame_one_person_ms_*.
+  recall  : the clips hand-labelled in test/data/people_counts.json (demo clip always; ../shared/media
+            ones when there): fraction of labelled frames whose people found >= labelled, labelled
+            frames with more (phantoms), slowest time-to-find after someone appears (recall_*, ...).
   small   : the small full-body subjects of the sports2d clip (../shared/media, with scenes): ours
             (max_people=2) vs Holistic, smoothing off on both: body jitter (the same second
             difference, over the frame triplets and keypoints both track; Holistic's one person
@@ -149,6 +154,42 @@ def one_versus_many(frames: list[np.ndarray], warmup: int, many: int, tiles: int
     return {"one_ms": one, "many_ms": several, "people": float(np.mean(people)),
             "extra_person_cost": (several - one) / extra / one if extra > 0 else float("nan"),
             "extra_person_cpu_cost": (several_cpu - one_cpu) / extra / one_cpu if extra > 0 else float("nan")}
+
+
+def shipped_one_person(frames: list[np.ndarray], warmup: int) -> dict:
+    """One person under the shipped config (max_people 4: periodic tiled searches on the parts thread)
+    vs the same with the whole-frame detector only (issue 24's before: detector_tiles 1, score 0.5).
+    Run in blocks of 20 frames, not alternating: a background run would land in the other's frames."""
+    configs = {"shipped": {}, "whole_frame": dict(detector_tiles=1, detection_score=0.5)}
+    estimators = {k: build_estimator(PoseNodeConfig(num_threads=THREADS, **v)) for k, v in configs.items()}
+    ms: dict[str, list[float]] = {k: [] for k in configs}
+    for block in range(0, len(frames), 20):
+        for key in (configs if block % 40 else reversed(configs)):
+            for i, image in enumerate(frames[block:block + 20], start=block):
+                _, t = timed(lambda: estimators[key].process(image, stamp(i), "camera", None))
+                if i >= warmup:
+                    ms[key].append(t)
+    return {f"{key}_one_person_ms_{stat}": round(float(fn(v)), 2) for key, v in ms.items()
+            for stat, fn in (("p50", np.median), ("mean", np.mean))}
+
+
+def recall() -> dict:
+    """People found against the hand-labelled counts (tools/people_counts.py): recall, phantom frames
+    and the slowest time-to-find per labelled clip present (shipped config)."""
+    sys.path.insert(0, str(REPO / "tools"))
+    import people_counts
+
+    out: dict[str, float] = {}
+    for name in people_counts.labels():
+        if not people_counts.clip_path(name).exists():
+            continue
+        score = people_counts.run(name, PoseNodeConfig(num_threads=THREADS))
+        key = name.split("__")[0]
+        out[f"recall_{key}"] = round(score.recall, 3)
+        out[f"phantom_frames_{key}"] = score.phantom_frames
+        times = score.time_to_find_s
+        out[f"time_to_find_s_{key}"] = None if None in times else max(times)
+    return out
 
 
 def clip(name: str) -> tuple[list[np.ndarray], float]:
@@ -322,6 +363,8 @@ def main() -> None:
         "frames": len(single["ours_ms"]),
         "threads": THREADS,
     }
+    result.update(shipped_one_person(still_frames("messi5.jpg", 2 * args.frames), args.warmup))
+    result.update(recall())
     if SCENES.is_dir():
         result.update(scenes())
     else:

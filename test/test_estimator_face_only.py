@@ -43,8 +43,9 @@ def _check_metric_face(pose) -> None:
 
 def test_face_whose_body_is_missed_is_a_face_only_person_until_a_body_covers_it():
     """Woman and man side by side: the person detector finds only the man at first; her face is a
-    face-only person with one id, and once her body is found it carries her face (no duplicate)."""
-    estimator = build_estimator(PoseNodeConfig(max_people=4))
+    face-only person with one id, and once her body is found it carries her face (no duplicate).
+    The whole-frame detector only: the tiled one finds her body at once (test_estimator_recall.py)."""
+    estimator = build_estimator(PoseNodeConfig(max_people=4, detector_tiles=1))
     fps = 12.0
     frames = [estimator.process(rgb, round(i * 1e9 / fps), "camera", None)
               for i, rgb in enumerate(_frames(MEDIA / HEAD_TURNS))]

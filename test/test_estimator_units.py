@@ -128,3 +128,16 @@ def test_draw_marks_people_without_touching_the_input():
     x0, y0, x1, y1 = frame.poses[0].box.astype(int)
     assert changed[y0:y1 + 1, x0:x1 + 1].mean() > 0.02 and changed.mean() < 0.2
     np.testing.assert_array_equal(draw_poses(image, PoseFrame(0, "camera", [])), image)
+
+
+def test_a_detection_on_a_coasting_track_replaces_its_stale_crop_and_one_on_a_followed_track_does_not() -> None:
+    from whole_body_pose.experts.tracks import Track, associate
+
+    # detector keypoints: hip centre, full-body scale point, mid-shoulder, upper-body scale point
+    detection = np.array([[[100.0, 200.0], [100.0, 80.0], [100.0, 120.0], [100.0, 60.0]]])
+    stale = np.array([90.0, 150.0, 200.0, 200.0, 0.0])
+    for missed, replaced in ((0, False), (2, True)):
+        track = Track(1, stale.copy(), 0.9, shoulders=np.array([104.0, 118.0]), scale=40.0, missed=missed)
+        new, next_id = associate([track], detection, np.array([0.9]), capacity=4, next_id=2)
+        assert not new and next_id == 2  # the same person: no new track
+        assert (not np.array_equal(track.roi, stale)) == replaced

@@ -35,6 +35,11 @@ def _run(path, frames: int | None = None, **config):
     return out, estimator
 
 
+def _operator(frame):
+    """The demo clip's operator: its largest person (the woman standing behind him is smaller)."""
+    return max(frame.poses, key=lambda p: (p.box[2] - p.box[0]) * (p.box[3] - p.box[1]), default=None)
+
+
 def _marked(pose, low: float) -> set[str]:
     return {side for side in (LEFT, RIGHT) if Part.BODY in pose.present
             and np.all(pose.confidence[arm_indices(side)] <= low)}
@@ -48,9 +53,11 @@ def test_marked_arm_covers_every_keypoint_the_retargeter_reads_and_is_below_its_
 
 @pytest.mark.skipif(not DEMO.is_file(), reason="demo clip missing (make setup fetches it)")
 def test_collapsed_skeletons_of_the_demo_clip_are_marked_counted_and_cannot_drive_an_arm():
-    frames, estimator = _run(DEMO, max(COLLAPSED) + 1)
+    # The frames were found with the whole-frame detector; the tiled one (issue 24) also tracks the
+    # woman behind the operator, and his crops, hence these collapses, come out otherwise.
+    frames, estimator = _run(DEMO, max(COLLAPSED) + 1, detector_tiles=1)
     low = PlausibilityConfig().low_confidence
-    marked = [_marked(f.poses[0], low) if f.poses else set() for f in frames]
+    marked = [_marked(_operator(f), low) if f.poses else set() for f in frames]
     hits = [i for i in COLLAPSED if marked[i]]
     assert len(hits) >= len(COLLAPSED) - 1, (hits, [sorted(marked[i]) for i in COLLAPSED])
     share = sum(bool(m) for m in marked) / len(frames)
@@ -59,7 +66,7 @@ def test_collapsed_skeletons_of_the_demo_clip_are_marked_counted_and_cannot_driv
     assert estimator.stats["implausible_arms.shoulder_torso"] > 0
     for frame, sides in zip(frames, marked):   # what the retargeter reads of a marked arm fails its check
         for side in sides:
-            assert np.all(frame.poses[0].confidence[KEYPOINTS[side]] < InputConfig().min_confidence)
+            assert np.all(_operator(frame).confidence[KEYPOINTS[side]] < InputConfig().min_confidence)
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"development clips not found at {SHARED}")

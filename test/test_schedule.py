@@ -42,3 +42,11 @@ def test_a_loss_runs_at_once_and_restarts_the_cycle() -> None:
     assert schedule.due(1, 1, body_lost=False, hand_lost=True) == Searches(people=True, palms=True, periodic=False)
     assert not any(s.palms or s.people for s in run(schedule, 9))
     assert run(schedule, 1)[0].palms
+
+
+def test_a_coasting_body_makes_the_periodic_cycle_due_at_once() -> None:
+    schedule = DetectionSchedule(max_people=4, every=10, hand_only=False, reject_phantoms=False)
+    run(schedule, 3)
+    assert schedule.due(2, 0, body_lost=False, hand_lost=False, coasting=True) == \
+        Searches(people=True, palms=False, periodic=True)
+    assert not run(schedule, 1)[0].people  # then the usual wait

@@ -15,6 +15,7 @@ from whole_body_pose.experts.phantoms import phantom_reason
 from whole_body_pose.experts.plausibility import Measures, arm_indices, implausible_arms, measure, swapped
 from whole_body_pose.experts.tracks import Track
 
+ESTABLISHED_FRAMES = 30  # frames a body is observed before hands no longer judge it (1 s at 30 Hz)
 
 class BodyChecks:
     def __init__(self, rules: PlausibilityConfig) -> None:
@@ -33,9 +34,14 @@ class BodyChecks:
         self._frame += 1
 
     def reject_phantoms(self, people: People, hands: np.ndarray, image_size: tuple[int, int]) -> None:
-        """Drop the observed bodies that are not a person; `hands`: (M, 5) crops of hands no body holds."""
+        """Drop the observed bodies that are not a person; `hands`: (M, 5) crops of hands no body holds.
+        A person already seen for ESTABLISHED_FRAMES is not judged against hands: a phantom is drawn
+        from a hand when it appears, while a foreground hand passing in front of a real person in the
+        background is larger than that person (the demo clip's woman was dropped so, issue 24)."""
+        no_hands = np.zeros((0, 5))
         for track in people.observed():
-            reason = phantom_reason(track.body.pixels, track.body.visibility, hands, image_size)
+            judged = hands if track.seen_frames <= ESTABLISHED_FRAMES else no_hands
+            reason = phantom_reason(track.body.pixels, track.body.visibility, judged, image_size)
             if reason is not None:
                 people.tracks.remove(track)
                 self.stats["phantom_bodies"] += 1

@@ -149,7 +149,8 @@ class PartExpertsEstimator:
         hand_only = self.hand_only
         searches, found = self.searches(image, self.people.live(), hand_only.live() if hand_only is not None else 0,
                                         self.people.lost_last_frame,
-                                        hand_only is not None and hand_only.lost_last_frame)
+                                        hand_only is not None and hand_only.lost_last_frame,
+                                        self.people.coasting())
         self.people.open(found)
         return searches
 

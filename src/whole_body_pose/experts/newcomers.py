@@ -14,6 +14,7 @@ from whole_body_pose.experts import roi
 from whole_body_pose.experts.background import BackgroundDetector
 from whole_body_pose.experts.networks import ImageDetections
 from whole_body_pose.experts.schedule import DetectionSchedule, Searches
+from whole_body_pose.experts.tracks import DETECTOR_SCALE, SAME_PERSON_SHOULDERS
 
 TILE_OVERLAP = 1.25  # detector tiles are this much larger than an exact n x n split
 WHOLE_FRAME = "whole_frame"  # the background run of a periodic whole-frame detection
@@ -29,6 +30,27 @@ def detector_regions(width: int, height: int, tiles: int) -> np.ndarray:
     ys = np.linspace(side / 2, height - side / 2, tiles)
     grid = np.array([[x, y, side, side, 0.0] for y in ys for x in xs])
     return np.concatenate([whole, grid])
+
+
+def newcomers(found: ImageDetections | None, min_score: float) -> ImageDetections | None:
+    """The detections that may open or re-seed a track: scored at least `min_score`, less those of a
+    tile on someone the whole frame found too (a tile cuts a person its region does not hold whole,
+    so its crop is worse; tiles add only the people the whole frame missed: small, far, side by side)."""
+    if found is None or not len(found):
+        return found
+    found = select(found, found.scores >= min_score)
+    if not len(found) or found.source.min() > 0:
+        return found
+    shoulders = found.keypoints[:, 2]
+    scale = DETECTOR_SCALE * np.linalg.norm(found.keypoints[:, 3] - shoulders, axis=1)
+    whole = found.source == 0
+    apart = np.linalg.norm(shoulders[:, None] - shoulders[None, whole], axis=2)  # (D, whole-frame D)
+    same = apart < SAME_PERSON_SHOULDERS * np.maximum(scale[:, None], scale[None, whole])
+    return select(found, whole | ~same.any(axis=1))
+
+
+def select(found: ImageDetections, keep: np.ndarray) -> ImageDetections:
+    return ImageDetections(found.scores[keep], found.boxes[keep], found.keypoints[keep], found.source[keep])
 
 
 class NewcomerSearch:
@@ -55,13 +77,13 @@ class NewcomerSearch:
         palms = self.palm_detector.take(WHOLE_FRAME)
         if palms is not None:
             self.palms = palms
-        return self.people.take(WHOLE_FRAME)
+        return newcomers(self.people.take(WHOLE_FRAME), self.config.newcomer_score)
 
     def __call__(self, image: np.ndarray, bodies: int, hands: int, body_lost: bool,
-                 hand_lost: bool) -> tuple[Searches, ImageDetections | None]:
-        """This frame's searches given what is tracked and lost (DetectionSchedule.due), and the people
-        found now (None when the person detector did not run in this frame)."""
-        searches = self._schedule.due(bodies, hands, body_lost, hand_lost)
+                 hand_lost: bool, coasting: bool) -> tuple[Searches, ImageDetections | None]:
+        """This frame's searches given what is tracked, lost and coasting (DetectionSchedule.due), and
+        the people found now (None when the person detector did not run in this frame)."""
+        searches = self._schedule.due(bodies, hands, body_lost, hand_lost, coasting)
         height, width = image.shape[:2]
         if searches.palms:
             regions = detector_regions(width, height, 1)
@@ -73,7 +95,7 @@ class NewcomerSearch:
             regions = detector_regions(width, height, self.config.detector_tiles)
             score = self.config.detection_score
             if not (searches.periodic and self.people.start(WHOLE_FRAME, image, regions, score)):
-                people = self.people(image, regions, score)
+                people = newcomers(self.people(image, regions, score), self.config.newcomer_score)
         return searches, people
 
     def recent_palms(self) -> ImageDetections | None:

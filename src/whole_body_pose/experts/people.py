@@ -38,6 +38,10 @@ class People:
         """How many tracks have a crop to look at this frame."""
         return sum(track.roi is not None for track in self.tracks)
 
+    def coasting(self) -> bool:
+        """Whether a live track's body was missed (its crop is a guess)."""
+        return any(track.roi is not None and track.missed for track in self.tracks)
+
     def observed(self) -> list[Track]:
         return [track for track in self.tracks if track.body is not None]
 

@@ -30,9 +30,13 @@ class DetectionSchedule:
         self._since = every                     # frames since the last periodic cycle: due at once
         self._palms_done = False                # this cycle's palm run is done; people next
 
-    def due(self, bodies: int, hands: int, body_lost: bool, hand_lost: bool) -> Searches:
-        """The searches of this frame given what is tracked (`bodies`, hand-only `hands`) and lost."""
+    def due(self, bodies: int, hands: int, body_lost: bool, hand_lost: bool, coasting: bool = False) -> Searches:
+        """The searches of this frame given what is tracked (`bodies`, hand-only `hands`) and lost;
+        a body `coasting` (missed, held on its last crop) makes the periodic cycle due at once: the
+        detector's fresh crop is what brings it back (tracks.associate)."""
         self._since += 1
+        if coasting:
+            self._since = max(self._since, self.every)
         want_people = bodies < self.max_people
         want_palms = self.hand_only or (self.reject_phantoms and want_people)
         nobody = bodies == 0 and hands == 0

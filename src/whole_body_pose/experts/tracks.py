@@ -146,6 +146,7 @@ class Track:
     shoulders: np.ndarray = field(default_factory=lambda: np.full(2, np.nan))  # last mid-shoulder point (px):
     scale: float = 1.0                   # identity for association; shoulder_scale of the last observation (px)
     missed: int = 0                      # frames since the body was last observed
+    seen_frames: int = 0                 # frames the body was observed in (an established person)
     body: Body | None = None             # this frame's observation (None: not observed)
     parts: dict[Part, PartTrack] = field(default_factory=lambda: {
         Part.LEFT_HAND: PartTrack(), Part.RIGHT_HAND: PartTrack(), Part.FACE: PartTrack()})
@@ -162,6 +163,7 @@ class Track:
         next_roi = roi.body_crop(self.smoother(auxiliary, t)[None])[0]
         self.velocity = 0.5 * self.velocity + 0.5 * (next_roi[:2] - self.roi[:2])
         self.body, self.roi, self.missed = body, next_roi, 0
+        self.seen_frames += 1
         self.shoulders, self.scale = body.pixels[_SHOULDERS].mean(axis=0), shoulder_scale(body.pixels)
 
     def coast(self, max_frames: int) -> None:
@@ -182,23 +184,31 @@ def associate(tracks: list[Track], det_keypoints: np.ndarray, det_scores: np.nda
 
     Detections (person detector keypoints, (D, 4, 2): hip centre, full-body scale point, mid-shoulder,
     upper-body scale point) are taken best first; one on a live track's shoulders is that track's
-    person already (its crop is kept: landmark-derived crops are tighter than detector ones).
+    person already (its crop is kept: landmark-derived crops are tighter than detector ones), unless
+    that track is coasting (its body missed): then the detection's crop replaces the stale one.
     """
     new: list[Track] = []
+    reseeded: list[Track] = []
     live = [t for t in tracks if t.roi is not None]
     lost = [t for t in tracks if t.roi is None and t.last_box is not None]
     rois = roi.body_crop(det_keypoints)
     for i in np.argsort(-det_scores):
         shoulders = det_keypoints[i, 2]
         scale = DETECTOR_SCALE * float(np.linalg.norm(det_keypoints[i, 3] - det_keypoints[i, 2]))
-        if any(_near(t, shoulders, scale, SAME_PERSON_SHOULDERS) for t in live + new):
+        same = [t for t in live + new if _near(t, shoulders, scale, SAME_PERSON_SHOULDERS)]
+        if same:
+            nearest = min(same, key=lambda t: float(np.linalg.norm(t.shoulders - shoulders)))
+            if nearest.missed and nearest not in reseeded:  # coasting on a stale crop: the detector's is fresh
+                reseeded.append(nearest)
+                nearest.roi, nearest.velocity = rois[i].copy(), np.zeros(2)
+                nearest.shoulders, nearest.scale = shoulders.copy(), scale
             continue
         revived = min((t for t in lost if _near(t, shoulders, scale, REVIVE_SHOULDERS)),
                       key=lambda t: float(np.linalg.norm(t.shoulders - shoulders)), default=None)
         if revived is not None:                # its crops and held parts help; its id is retired: whoever
             lost.remove(revived)               # comes back there may be someone else (the robot side decides)
             revived.track_id, next_id = next_id, next_id + 1
-            revived.filters = None
+            revived.filters, revived.seen_frames = None, 0
             revived.roi, revived.score = rois[i].copy(), float(det_scores[i])
             revived.shoulders, revived.scale = shoulders.copy(), scale
             live.append(revived)

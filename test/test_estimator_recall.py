@@ -1,0 +1,42 @@
+"""Recall of people in the background and in groups (issue 24 item 2), on real footage against the
+counts hand-labelled in test/data/people_counts.json (tools/people_counts.py scores them).
+
+The demo clip (.cache/media, made by `make setup`) always runs: its second person, a woman standing
+fully visible in the background, was never found by the whole-frame detector alone.  The
+../shared/media clips run when that folder is there.  A phantom (more people than labelled in a
+labelled frame) fails as a missed person does.
+"""
+from __future__ import annotations
+
+import sys
+
+import pytest
+from conftest import REPO
+
+from whole_body_pose.config import PoseNodeConfig
+
+sys.path.insert(0, str(REPO / "tools"))
+import people_counts  # noqa: E402
+
+FIND_WITHIN_S = 1.0
+# labelled frames with found >= labelled; below 1: people shoulder to shoulder whose body model
+# presence flickers around the threshold for a frame or two (tracking, not detection)
+MIN_RECALL = {"three_people_side_by_side_walk_to_camera__intel.gif": 0.8}
+
+
+def check(name: str) -> None:
+    score = people_counts.run(name, PoseNodeConfig(num_threads=2, detector_tiles=2))   # not yet the default
+    assert score.phantom_frames == 0, score
+    assert all(t is not None and t <= FIND_WITHIN_S for t in score.time_to_find_s), score
+    assert score.recall >= MIN_RECALL.get(name, 1.0), score
+
+
+def test_demo_clip_background_woman_is_found_within_a_second() -> None:
+    check("operator_arms.mp4")
+
+
+@pytest.mark.parametrize("name", [n for n, label in people_counts.labels().items() if label["media"] == "shared"])
+def test_development_clip_people_are_found_within_a_second(name: str) -> None:
+    if not people_counts.clip_path(name).exists():
+        pytest.skip(f"{people_counts.clip_path(name)} not found")
+    check(name)
