@@ -152,12 +152,3 @@ def window_rates(times: np.ndarray, positions: np.ndarray, window_s: float = 0.0
     acceleration = np.array([(velocity[j] - velocity[i]) / window_s for i, j in pairs]).reshape(-1, positions.shape[1])
     return velocity, acceleration
 
-
-def after_stalls(times: np.ndarray, settle_s: float = 0.3) -> np.ndarray:
-    """Samples within `settle_s` after a gap in the robot's stamps (its process starved beyond
-    max_catch_up_cycles: the plant skips ahead and its servos chase a setpoint that moved on meanwhile,
-    a simulation artefact no real arm has)."""
-    period = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
-    gaps = times[1:][np.diff(times) > 1.5 * period]
-    return np.array([bool(np.any((t >= gaps) & (t < gaps + settle_s))) for t in times], dtype=bool)
-

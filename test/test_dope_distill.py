@@ -45,10 +45,12 @@ torch.set_num_threads(2)
 
 @pytest.fixture(scope="module")
 def pseudo_gt():
-    """The experts' poses on every 12th frame of the first 240 (frame 0 shows nobody)."""
+    """The experts' poses on every 12th frame of the first 240 (frame 0 shows nobody; since a detection
+    opens a person only from newcomer_score 0.6, the body of frames 204-228, a dim figure whose detection
+    scores 0.5-0.6, is not labelled either: 17 bodies, was 20)."""
     gt, anchors = build_pseudo_gt([str(VIDEO)], pipeline_teacher(), WIDTH, HEIGHT, ANCHORS, video_step=12,
                                   max_frames=21, progress=False)
-    assert len(gt.parts["body"]) >= 18 and len(gt.parts["face"]) >= 18 and len(gt.parts["hand"]) >= 8
+    assert len(gt.parts["body"]) >= 17 and len(gt.parts["face"]) >= 18 and len(gt.parts["hand"]) >= 8
     return gt, anchors
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from seam import Seam, after_stalls, window_rates
+from seam import Seam, window_rates
 from whole_body_teleop.msg import ArmStatus
 
 from pose_retarget.synthetic import reachable_trajectory
@@ -127,10 +127,8 @@ def test_killed_robot_makes_the_retargeting_node_hold(seam):
     print(f"after the robot's restart: {dict(reasons)}")
     for arm in seam.robot.arms:
         times, positions = seam.arm_states(arm, restarted_at)
-        stalled = after_stalls(times)
-        velocity, _ = window_rates(times[~stalled], positions[~stalled])
-        print(f"{arm.name}: {int(stalled.sum())} of {len(times)} states right after a stall of the robot process left out")
-        assert len(velocity) > 100 and float((np.abs(velocity) / arm.max_velocity).max()) <= 1.0
+        velocity, _ = window_rates(times, positions)
+        assert float((np.abs(velocity) / arm.max_velocity).max()) <= 1.0
         home = seam.robot.home[arm.qpos]
         sent = [m for t, m in seam.recorded.commands[arm.name] if t > restarted_at]
         assert sent, "the arm never resumed"

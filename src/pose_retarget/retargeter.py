@@ -52,6 +52,7 @@ class Retargeter:
         self.q = self.robot.home.copy()        # last safe commanded configuration (measured while disengaged)
         self.engaged = False
         self.syncing: dict[str, float] = {}    # arms moving to their target at reduced speed, and for how long (s)
+        self._restarting: set[str] = set()     # re-seeded from a diverged robot: at sync speed until near, no ramp
         self._tracked: set[str] = set()        # arms that had a target in the previous cycle
         self._last_now_ns: int | None = None
         self._disengaged = ""                  # reported once, by the next result
@@ -120,7 +121,7 @@ class Retargeter:
     def _disengage(self, why: str) -> None:
         if self.engaged:
             self._disengaged = why
-        self.engaged, self.syncing = False, {}
+        self.engaged, self.syncing, self._restarting = False, {}, set()
         self.escape.forget()
 
     def _speed_scale(self, arms: set[str], dt: float) -> float:
@@ -132,6 +133,8 @@ class Retargeter:
         for name in arms & self.syncing.keys():
             self.syncing[name] += dt
             ramp = min(1.0, self.syncing[name] / engage.sync_ramp_s) if engage.sync_ramp_s > 0 else 1.0
+            if name in self._restarting:         # a robot restarted or pushed: slowly all the way
+                ramp = 0.0
             scale = min(scale, engage.sync_speed_scale + (1.0 - engage.sync_speed_scale) * ramp)
         return scale
 
@@ -177,6 +180,7 @@ class Retargeter:
             verdicts = self._move(movable, dt, scale, clock)
             for name in self._near() if self.syncing else ():    # kinematics only while an arm syncs
                 self.syncing.pop(name, None)
+                self._restarting.discard(name)
         reading.problems.update(state_problems)
         result = self._result(frame.stamp_ns, dt, reading, verdicts)
         clock.lap("check")
@@ -209,6 +213,7 @@ class Retargeter:
                 self.escape.forget(arm.name)
         if self.engaged:
             self.syncing.update(dict.fromkeys(reseeded, 0.0))
+            self._restarting |= reseeded
         return problems
 
     def command_time(self, now_ns: int, clock: StageClock) -> int:
