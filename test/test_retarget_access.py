@@ -70,7 +70,7 @@ def test_a_second_publisher_holds_the_robot_with_an_error(ros_node, make_retarge
     client = Client(ros_node("operator"), node, robot_node)
     watch = Watcher(client.node)
     robot = client.robot
-    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    assert spin_until(client.nodes, client.connected, timeout_s=10)
     client.engage_at(robot.home)
     trajectory = reachable_trajectory(robot, client.operator, frames=30, fps=30.0, seed=3)
     for q in trajectory[:10]:
@@ -127,7 +127,7 @@ def test_only_the_configured_source_drives(ros_node, make_retarget_node, robot_n
     assert spin_until(nodes, lambda: watch.error("another publisher"), timeout_s=5)
     impostor.destroy_publisher(forged)
     client.publisher = client.node.create_publisher(WholeBodyPoseArray, "poses", STATE_QOS)
-    assert spin_until(nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    assert spin_until(nodes, client.connected, timeout_s=10)
     client.engage_at(client.robot.home)
     assert node.access.source.bound.node == "/operator"
     assert spin_until(nodes, lambda: watch.value("pose_source") == "'/operator'", timeout_s=5)
@@ -137,7 +137,7 @@ def test_engage_only_from_configured_callers(ros_node, make_retarget_node, robot
     node = make_retarget_node(**{"access.engage_callers": "/operator, /teleop_ui"})
     client = Client(ros_node("operator"), node, robot_node)
     watch = Watcher(client.node)
-    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    assert spin_until(client.nodes, client.connected, timeout_s=10)
     client.engage_at(client.robot.home)
 
     stranger = ros_node("stranger")
@@ -218,7 +218,7 @@ def test_sim_time_without_clock_then_clock_jumps(ros_node, make_retarget_node, r
     client = SimClient(operator, node, robot_node, clock)
     watch = Watcher(operator)
     robot = client.robot
-    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    assert spin_until(client.nodes, client.connected, timeout_s=10)
 
     # No /clock: every pose message is answered with a hold (not dropped as "too fast" after the first),
     # the watchdog keeps holding on a steady clock, ERROR "no clock", engaging is refused.
@@ -266,7 +266,7 @@ def test_oversized_and_out_of_range_messages_are_bounded(ros_node, make_retarget
     node = make_retarget_node(**{"input.stale_timeout_s": 3.0})   # a 13 MB message takes a while to publish
     client = Client(ros_node("operator"), node, robot_node)
     robot = client.robot
-    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    assert spin_until(client.nodes, client.connected, timeout_s=10)
     cap = node.config.input.max_people
     # 1000 people: the operator first, 999 others: answered, the extra people ignored and counted.
     crowd = [client.operator.person_pose(robot.ee_poses(robot.home))]
@@ -313,12 +313,12 @@ def test_bad_access_configuration_names_its_key(ros_node, make_retarget_node):
 def test_a_restarted_source_is_bound_again_but_needs_a_new_engage(ros_node, make_retarget_node, robot_node):
     node = make_retarget_node(**{"access.pose_source": "/operator"})
     client = Client(ros_node("operator"), node, robot_node)
-    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    assert spin_until(client.nodes, client.connected, timeout_s=10)
     client.engage_at(client.robot.home)
     first = node.access.source.bound.gid
     client.node.destroy_publisher(client.publisher)           # the pose node restarts: a new publisher GID
     client.publisher = client.node.create_publisher(WholeBodyPoseArray, "poses", STATE_QOS)
-    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    assert spin_until(client.nodes, client.connected, timeout_s=10)
     client.send(client.robot.home, frames=3)
     assert node.access.source.bound.gid != first and node.counters["error.source_restarted"] == 1
     assert not client.received["status"][-1].engaged          # never carried over to the new publisher

@@ -101,7 +101,7 @@ def test_a_second_person_at_the_operators_place_never_drives(ros_node, make_reta
 
     node = make_retarget_node(**LOADED, **{"engage.mode": "sync"})
     client = Client(ros_node("pose_source"), node, robot_node)
-    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    assert spin_until(client.nodes, client.connected, timeout_s=10)
     engage_on(client, frames[:8])
     answered_ns: list[int] = []
     answers = play(client, frames[8:], answered_ns)
@@ -142,7 +142,7 @@ def test_the_operator_back_within_the_reacquire_time_drives_again(ros_node, make
     # machine, so its own timeouts are loosened here: only operator.reacquire_timeout_s decides.
     node = make_retarget_node(**LOADED, **{"engage.mode": "sync", "operator.lost_timeout_s": 3.0})
     client = Client(ros_node("pose_source"), node, robot_node)
-    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    assert spin_until(client.nodes, client.connected, timeout_s=10)
     engage_on(client, frames[:8])
     answers = play(client, frames[8:])
     assert all(s.engaged for s in answers)                        # never disengaged

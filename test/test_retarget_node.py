@@ -44,6 +44,7 @@ class Client:
 
     def __init__(self, node, retarget_node, robot_node) -> None:
         self.node, self.nodes = node, [node, retarget_node, robot_node]
+        self.retarget_node = retarget_node
         self.robot = retarget_node.robot
         config = retarget_node.config
         self.operator = SyntheticOperator(self.robot, config.mapping, config.gripper)
@@ -58,6 +59,14 @@ class Client:
                 self.received[topic] = []
                 node.create_subscription(JointTrajectory, topic, self.received[topic].append, STATE_QOS)
         self.engage_client = node.create_client(SetBool, "/pose_retarget/engage")
+
+    def connected(self) -> bool:
+        """Both ends see each other.  The node binds its pose source from its own view of the graph, and a
+        message from a publisher it does not list yet is refused unanswered (a discovery race under load)."""
+        node, me = self.retarget_node, self.node.get_fully_qualified_name()
+        listed = {f"{e.node_namespace.rstrip('/')}/{e.node_name}"
+                  for e in node.get_publishers_info_by_topic(node.poses_sub.topic_name)}
+        return self.publisher.get_subscription_count() > 0 and me in listed
 
     def publish(self, q: np.ndarray) -> int:
         stamp = self.node.get_clock().now().nanoseconds
@@ -95,7 +104,7 @@ class Client:
 def test_poses_in_checked_commands_out(ros_node, retarget_node, robot_node):
     client = Client(ros_node("operator"), retarget_node, robot_node)
     robot = client.robot
-    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    assert spin_until(client.nodes, client.connected, timeout_s=10)
 
     # Disengaged: status and the robot's joint states, but no commands.
     client.send(robot.home, frames=5)
@@ -173,7 +182,7 @@ def test_silence_disengages_and_bad_stamps_are_counted(ros_node, retarget_node, 
     is rejected and counted, and later frames still drive the robot."""
     client = Client(ros_node("operator"), retarget_node, robot_node)
     robot = client.robot
-    assert spin_until(client.nodes, lambda: client.publisher.get_subscription_count() > 0, timeout_s=10)
+    assert spin_until(client.nodes, client.connected, timeout_s=10)
     client.engage_at(robot.home)
     client.send(robot.home, frames=2)
 
