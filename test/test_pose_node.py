@@ -156,7 +156,8 @@ def test_node_publishes_poses_with_image_stamp_and_survives_bad_images(ros_node,
         return (all(int(values.get(f"error.bad_image.{kind}", 0)) >= 1 for kind in BAD_IMAGES)
                 and int(values.get("error.bad_image.bad_size", 0)) >= 3
                 and all(f"stage.{name}_ms_p99" in values for name in POSE_STAGES))
-    assert spin_until(nodes, counted, timeout_s=5), "bad images or stage times missing from diagnostics"
+    # /diagnostics comes once a second; a loaded machine delays the node's timer (a fresh-clone CI run missed 5 s)
+    assert spin_until(nodes, counted, timeout_s=20), "bad images or stage times missing from diagnostics"
     values = {kv.key: kv.value for d in diagnostics for s in d.status for kv in s.values}
     assert "error.estimator" not in values, values  # every bad image has its own kind
 
