@@ -16,6 +16,7 @@ from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import Marker, MarkerArray
 from whole_body_teleop.msg import ArmStatus, TeleopStatus, WholeBodyPoseArray
 
+from pose_retarget.source_guard import node_name
 from pose_retarget.synthetic import SyntheticOperator, reachable_trajectory
 from teleop_common.node_support import STATE_QOS, read_stage_times
 from teleop_common.pose_msgs import frame_to_msg
@@ -64,7 +65,7 @@ class Client:
         """Both ends see each other.  The node binds its pose source from its own view of the graph, and a
         message from a publisher it does not list yet is refused unanswered (a discovery race under load)."""
         node, me = self.retarget_node, self.node.get_fully_qualified_name()
-        listed = {f"{e.node_namespace.rstrip('/')}/{e.node_name}"
+        listed = {node_name(e.node_namespace, e.node_name)
                   for e in node.get_publishers_info_by_topic(node.poses_sub.topic_name)}
         return self.publisher.get_subscription_count() > 0 and me in listed
 

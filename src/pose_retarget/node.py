@@ -95,7 +95,7 @@ class PoseRetargetNode(Node):
                 self.counters["clock_jumps"] += 1
                 self.retargeter.clock_jumped(event.text)
                 self._last_input_ns = self._now_ns()
-            elif event.disengage:
+            else:
                 self._disengage(event.text)
 
     def _disengage(self, why: str) -> None:

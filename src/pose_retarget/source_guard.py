@@ -87,12 +87,12 @@ class ClockGuard:
 
 @dataclass(frozen=True)
 class Event:
-    """Something the node reports (counted, logged), and what it must do about it."""
+    """Something the node reports (counted, logged): it holds the robot, or, a clock jump, makes the
+    retargeting core forget the times it took (which disengages it there)."""
 
     kind: str
     text: str
-    disengage: bool = True       # hold the robot
-    clock_jump: bool = False     # the retargeting core must forget the times it took
+    clock_jump: bool = False
 
 
 class Access:
