@@ -24,7 +24,8 @@ counted.  Smoothing is off on both sides so outputs can be compared point for po
             detector only (detector_tiles 1, detection_score 0.5): shipped_/whole_frame_one_person_ms_*.
   recall  : the clips hand-labelled in test/data/people_counts.json (demo clip always; ../shared/media
             ones when there): fraction of labelled frames whose people found >= labelled, labelled
-            frames with more (phantoms), slowest time-to-find after someone appears (recall_*, ...).
+            frames with more (phantoms), slowest time-to-find after someone appears, track ids that
+            published a body (recall_*, ..., body_ids_*).
   small   : the small full-body subjects of the sports2d clip (../shared/media, with scenes): ours
             (max_people=2) vs Holistic, smoothing off on both: body jitter (the same second
             difference, over the frame triplets and keypoints both track; Holistic's one person
@@ -187,6 +188,7 @@ def recall() -> dict:
         key = name.split("__")[0]
         out[f"recall_{key}"] = round(score.recall, 3)
         out[f"phantom_frames_{key}"] = score.phantom_frames
+        out[f"body_ids_{key}"] = score.as_json()["body_ids"]
         times = score.time_to_find_s
         out[f"time_to_find_s_{key}"] = None if None in times else max(times)
     return out

@@ -11,7 +11,9 @@ Regenerated (same machine) by issue 24 item 2, which changed outputs on purpose:
 detector finds the demo clip's background woman (demo, demo_variants: 2 people a frame, was 1),
 re-seeded coasting tracks and newcomer_score 0.6 move vtest, basketball and megamind poses; then
 regenerated once more with detector_tiles back to 1 by default (the woman is missed again, see the
-README: the operator's track id churned with tiles on).
+README: the operator's track id churned with tiles on), and again on another Xeon (AVX-512, no AMX:
+the file's `kernels`) when tiles 2 became the default, since the operator's crop is no longer
+tightened around him once that lost his body (demo, demo_variants).
 
 Bit-identity is not portable: ONNX Runtime and XNNPACK pick their kernels by CPU (AVX2 / AVX-512),
 and tracking carries a last-bit difference on (each crop follows the last frame's landmarks).  So

@@ -2,7 +2,9 @@
 counts hand-labelled in test/data/people_counts.json (tools/people_counts.py scores them).
 
 The demo clip (.cache/media, made by `make setup`) always runs: its second person, a woman standing
-fully visible in the background, was never found by the whole-frame detector alone.  The
+fully visible in the background, was never found by the whole-frame detector alone; and once she was
+(detector_tiles 2), the operator's crop, tightened around his shoulders because hers lie inside it,
+cut off his swinging arms and lost his body every other frame, so he came back under new track ids.  The
 ../shared/media clips run when that folder is there.  A phantom (more people than labelled in a
 labelled frame) fails as a missed person does.
 """
@@ -25,15 +27,20 @@ FIND_WITHIN_S = 1.0
 MIN_RECALL = {"three_people_side_by_side_walk_to_camera__intel.gif": 0.8}
 
 
-def check(name: str) -> None:
-    score = people_counts.run(name, PoseNodeConfig(num_threads=2, detector_tiles=2))   # not yet the default
-    assert score.phantom_frames == 0, score
-    assert all(t is not None and t <= FIND_WITHIN_S for t in score.time_to_find_s), score
-    assert score.recall >= MIN_RECALL.get(name, 1.0), score
+def check(name: str) -> people_counts.ClipScore:
+    score = people_counts.run(name, PoseNodeConfig(num_threads=2))   # shipped detector: tiles 2
+    summary = score.as_json()
+    assert score.phantom_frames == 0, summary
+    assert all(t is not None and t <= FIND_WITHIN_S for t in score.time_to_find_s), summary
+    assert score.recall >= MIN_RECALL.get(name, 1.0), summary
+    return score
 
 
-def test_demo_clip_background_woman_is_found_within_a_second() -> None:
-    check("operator_arms.mp4")
+def test_demo_clip_background_woman_is_found_and_the_operator_keeps_his_id() -> None:
+    score = check("operator_arms.mp4")
+    ids = sorted({i for frame in score.ids for i in frame})
+    assert len(ids) == 2, score.as_json()   # the operator and the woman, each under one id all along
+    assert all(score.frames_with(i) >= 0.95 * len(score.ids) for i in ids), [score.frames_with(i) for i in ids]
 
 
 @pytest.mark.parametrize("name", [n for n, label in people_counts.labels().items() if label["media"] == "shared"])

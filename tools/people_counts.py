@@ -5,7 +5,8 @@
 Runs the part-experts estimator over each labelled clip as a stream and scores the bodies it
 publishes (observed or held): recall = the fraction of labelled frames where found >= labelled,
 phantoms = labelled frames where found > labelled, and time-to-find = seconds from each `appear`
-frame to the first frame whose found count reaches its count (None: never).  Clips of
+frame to the first frame whose found count reaches its count (None: never); body_ids = the track ids
+that published a body (a person who keeps one id counts once).  Clips of
 ../shared/media are skipped when that folder is absent.  Prints one JSON line per clip.
 """
 from __future__ import annotations
@@ -37,10 +38,15 @@ class ClipScore:
     phantom_frames: int       # labelled frames with found > labelled
     time_to_find_s: list      # per `appear` label: seconds until found, None when never
     found: dict               # labelled frame -> found
+    ids: list                 # per frame, the track ids of the bodies found
+
+    def frames_with(self, track_id: int) -> int:
+        return sum(track_id in frame for frame in self.ids)
 
     def as_json(self) -> dict:
         return {"clip": self.clip, "recall": round(self.recall, 3), "phantom_frames": self.phantom_frames,
-                "time_to_find_s": self.time_to_find_s, "found": self.found}
+                "time_to_find_s": self.time_to_find_s, "found": self.found,
+                "body_ids": len({i for frame in self.ids for i in frame})}
 
 
 def labels() -> dict:
@@ -51,18 +57,20 @@ def clip_path(name: str) -> Path:
     return MEDIA[labels()[name]["media"]] / name
 
 
-def bodies_per_frame(path: Path, config: PoseNodeConfig) -> tuple[list[int], float]:
-    """Bodies published on each frame of the clip run as a stream, and the clip's frame rate."""
+def bodies_per_frame(path: Path, config: PoseNodeConfig) -> tuple[list[list[int]], float]:
+    """The track ids of the bodies published on each frame of the clip run as a stream, and the clip's
+    frame rate."""
     source = VideoFileSource(str(path))
     fps = source.fps or 30.0
     estimator = build_estimator(config)
-    counts = [sum(Part.BODY in p.present for p in estimator.process(rgb, round(i * 1e9 / fps), "camera", None).poses)
-              for i, (_, rgb) in enumerate(rgb_frames(source))]
-    return counts, fps
+    ids = [[p.track_id for p in estimator.process(rgb, round(i * 1e9 / fps), "camera", None).poses
+            if Part.BODY in p.present] for i, (_, rgb) in enumerate(rgb_frames(source))]
+    return ids, fps
 
 
-def score(name: str, counts: list[int], fps: float) -> ClipScore:
+def score(name: str, ids: list[list[int]], fps: float) -> ClipScore:
     label = labels()[name]
+    counts = [len(frame) for frame in ids]
     found = {f["frame"]: counts[f["frame"]] for f in label["frames"]}
     hits = sum(found[f["frame"]] >= f["count"] for f in label["frames"])
     phantoms = sum(found[f["frame"]] > f["count"] for f in label["frames"])
@@ -70,12 +78,11 @@ def score(name: str, counts: list[int], fps: float) -> ClipScore:
     for appear in label["appear"]:
         at = next((i for i in range(appear["frame"], len(counts)) if counts[i] >= appear["count"]), None)
         times.append(None if at is None else round((at - appear["frame"]) / fps, 3))
-    return ClipScore(name, hits / len(label["frames"]), phantoms, times, found)
+    return ClipScore(name, hits / len(label["frames"]), phantoms, times, found, ids)
 
 
 def run(name: str, config: PoseNodeConfig) -> ClipScore:
-    counts, fps = bodies_per_frame(clip_path(name), config)
-    return score(name, counts, fps)
+    return score(name, *bodies_per_frame(clip_path(name), config))
 
 
 def main() -> None:

@@ -128,7 +128,7 @@ class PoseNodeConfig(Validated):
                                                        # rough crop (body wrist, palm) always runs full
     max_people: int = bounded(4, 1, 16)
     detect_every_n_frames: int = bounded(10, 1, 1000)  # detector cadence while fewer than max_people are tracked
-    detector_tiles: int = bounded(1, 1, 4)             # 1 = whole frame; n>1 adds an n x n grid of tiles
+    detector_tiles: int = bounded(2, 1, 4)             # 1 = whole frame; n>1 adds an n x n grid of tiles
     detection_score: float = bounded(0.5, 0.0, 1.0)    # person detector min score
     newcomer_score: float = bounded(0.6, 0.0, 1.0)     # detection score that opens a track
     body_presence: float = bounded(0.5, 0.0, 1.0)      # body landmark model presence threshold

@@ -72,17 +72,29 @@ class People:
             self.tracks.remove(duplicate)
 
     def _follow(self, image: np.ndarray, live: list[Track], t: float) -> None:
+        """A crowded track's crop is tightened around its own shoulders, unless that lost its body before:
+        a large person with a small one behind (the demo clip's operator and the woman) loses his swinging
+        arms to a tightened crop.  A tightened crop that finds no body is retried full in the same frame."""
         near = crowded(live)
-        crops = np.stack([tighten(track.roi, track.shoulders) if near[i] else track.roi
-                          for i, track in enumerate(live)])
-        result = self.body(image, crops)
+        tight = [bool(near[i]) and not track.loose for i, track in enumerate(live)]
+        result = self.body(image, np.stack([tighten(track.roi, track.shoulders) if tight[i] else track.roi
+                                            for i, track in enumerate(live)]))
+        bodies = [(Body.from_batch(result, i), result.auxiliary[i]) for i in range(len(live))]
+        retry = [i for i in range(len(live)) if tight[i] and result.presence[i] < self.presence]
+        if retry:
+            full = self.body(image, np.stack([live[i].roi for i in retry]))
+            for k, i in enumerate(retry):
+                bodies[i] = (Body.from_batch(full, k), full.auxiliary[k])
+                live[i].loose = full.presence[k] >= self.presence
         for i, track in enumerate(live):
-            body = Body.from_batch(result, i)
-            if result.presence[i] >= self.presence and not (near[i] and drifted(track, body)):
-                track.follow(body, result.auxiliary[i], t)
-            else:
-                track.coast(self.max_held)
-                self.lost_last_frame |= track.roi is None  # coasting gave up: ask the detector
+            body, auxiliary = bodies[i]
+            if near[i] and drifted(track, body):  # on a neighbour's shoulders: tighten again next frame
+                track.loose = False
+            elif body.presence >= self.presence:
+                track.follow(body, auxiliary, t)
+                continue
+            track.coast(self.max_held)
+            self.lost_last_frame |= track.roi is None  # coasting gave up: ask the detector
 
     def held(self, assembler: Assembler) -> list[PersonPose]:
         """The held poses of the tracks not observed this frame; a track past reviving is forgotten."""

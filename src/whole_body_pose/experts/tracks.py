@@ -147,6 +147,7 @@ class Track:
     scale: float = 1.0                   # identity for association; shoulder_scale of the last observation (px)
     missed: int = 0                      # frames since the body was last observed
     seen_frames: int = 0                 # frames the body was observed in (an established person)
+    loose: bool = False                  # crowded, its crop stays full: the tightened one lost its body
     body: Body | None = None             # this frame's observation (None: not observed)
     parts: dict[Part, PartTrack] = field(default_factory=lambda: {
         Part.LEFT_HAND: PartTrack(), Part.RIGHT_HAND: PartTrack(), Part.FACE: PartTrack()})
