@@ -14,7 +14,6 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 
-import mujoco
 import numpy as np
 
 from pose_retarget.config import RetargetNodeConfig
@@ -22,6 +21,7 @@ from pose_retarget.robot import Robot
 from teleop_common.pose import PoseFrame
 from teleop_common.status import reason_name
 from teleop_session.robot_loop import RobotInTheLoop
+from teleop_session.robot_motion import JointStateKinematics
 from teleop_session.session_monitor import SessionLog
 
 AT_TARGET_M = 0.03
@@ -52,21 +52,14 @@ class ArmTrace:
 
 def _ee_positions(robot: Robot, log: SessionLog, times_ns: list[int]) -> np.ndarray:
     """End-effector positions (robot base frame) per arm at each time, from the last joint state before it."""
-    data = mujoco.MjData(robot.model)
-    data.qpos[:] = robot.home
-    address = {mujoco.mj_id2name(robot.model, mujoco.mjtObj.mjOBJ_JOINT, j): int(robot.model.jnt_qposadr[j])
-               for j in range(robot.model.njnt)}
+    kinematics = JointStateKinematics(robot)
     state_times = np.array([t for t, _, _ in log.joint_states])
     out = np.full((len(times_ns), len(robot.arms), 3), np.nan)
     for i, t in enumerate(times_ns):
         k = int(np.searchsorted(state_times, t)) - 1
         if k < 0:
             continue
-        _, names, positions = log.joint_states[k]
-        for name, position in zip(names, positions):
-            if name in address:
-                data.qpos[address[name]] = position
-        mujoco.mj_kinematics(robot.model, data)
+        data = kinematics(*log.joint_states[k][1:])
         for a, arm in enumerate(robot.arms):
             out[i, a] = robot.to_base(data.site_xpos[arm.site], np.eye(3))[0]
     return out

@@ -17,6 +17,25 @@ GRIPPER_OPEN_ABOVE = 0.65
 MAX_ENGAGED_GAP_S = 0.5         # a longer silence between statuses is not counted as engaged time
 
 
+class JointStateKinematics:
+    """The robot's MuJoCo state at each /joint_states message: its joints set by name on the home
+    configuration (a joint a message lacks keeps its last value), forward kinematics run."""
+
+    def __init__(self, robot: Robot) -> None:
+        self.model = robot.model
+        self.data = mujoco.MjData(robot.model)
+        self.data.qpos[:] = robot.home
+        self._address = {mujoco.mj_id2name(robot.model, mujoco.mjtObj.mjOBJ_JOINT, j): int(robot.model.jnt_qposadr[j])
+                         for j in range(robot.model.njnt)}
+
+    def __call__(self, names: tuple[str, ...], positions: np.ndarray) -> mujoco.MjData:
+        for name, position in zip(names, positions):
+            if name in self._address:
+                self.data.qpos[self._address[name]] = position
+        mujoco.mj_kinematics(self.model, self.data)
+        return self.data
+
+
 @dataclass
 class ArmMotion:
     name: str
@@ -57,20 +76,13 @@ def engaged_seconds(statuses: list[tuple[int, object]]) -> float:
 def measure(robot: Robot, joint_states: list[tuple[int, tuple[str, ...], np.ndarray]],
             statuses: list[tuple[int, object]]) -> RobotMotion:
     """Forward kinematics of every joint state: end-effector path length and gripper opening per arm."""
-    model = robot.model
-    data = mujoco.MjData(model)
-    data.qpos[:] = robot.home
-    address = {mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j): int(model.jnt_qposadr[j])
-               for j in range(model.njnt)}
+    kinematics = JointStateKinematics(robot)
     arms = [ArmMotion(arm.name) for arm in robot.arms]
     previous: list[np.ndarray | None] = [None] * len(arms)
     closed_state = [None] * len(arms)
     times = []
     for time_ns, names, positions in joint_states:
-        for name, position in zip(names, positions):
-            if name in address:
-                data.qpos[address[name]] = position
-        mujoco.mj_kinematics(model, data)
+        data = kinematics(names, positions)
         times.append(time_ns)
         for i, (arm, motion) in enumerate(zip(robot.arms, arms)):
             point = data.site_xpos[arm.site].copy()
