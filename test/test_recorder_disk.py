@@ -5,11 +5,13 @@ the next recorder recovers the file at start-up; output_dir is checked at start-
 absurd recorded figures with one line."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import shutil
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -77,61 +79,68 @@ def _fill(folder: Path) -> None:
             assert error.errno == errno.ENOSPC
 
 
-def test_full_disk_ends_the_episode_cleanly(ros_node, camera, small_disk, tmp_path):  # noqa: F811
-    folder = small_disk(3)
-    node = ros_node("rec_full_client")
-    statuses = _watch(node, "rec_full")
-    recorder = _recorder("rec_full", folder, "min_free_mib:=0", "chunk_size_kib:=64")
+@dataclass
+class _Episode:
+    """An episode a recorder writes to a small disk until its diagnostics turn ERROR."""
+    node: object
+    statuses: list[DiagnosticStatus]
+    folder: Path
+    path: Path | None = None
+    output: str = ""                 # the recorder's output, once it was stopped (SIGINT)
+    returncode: int | None = None
+
+
+@contextlib.contextmanager
+def _episode_until_error(ros_node, small_disk, name: str, disk_mib: int, *params: str):
+    folder = small_disk(disk_mib)
+    node = ros_node(f"{name}_client")
+    episode = _Episode(node, _watch(node, name), folder)
+    recorder = _recorder(name, folder, *params)
     try:
         _wait_ready(node)
-        reply = _trigger(node, "/rec_full/start_episode")
+        reply = _trigger(node, f"/{name}/start_episode")
         assert reply.success, reply.message
-        path = Path(reply.message)
+        episode.path = Path(reply.message)
+        statuses = episode.statuses
         assert spin_until([node], lambda: bool(statuses) and statuses[-1].level == DiagnosticStatus.ERROR,
                           timeout_s=120), [s.message for s in statuses[-3:]]
-        status = statuses[-1]
-        assert "No space left on device" in status.message and path.name in status.message
+        yield episode
+    finally:
+        episode.output = _stop(recorder)
+        episode.returncode = recorder.returncode
+
+
+def test_full_disk_ends_the_episode_cleanly(ros_node, camera, small_disk, tmp_path):  # noqa: F811
+    with _episode_until_error(ros_node, small_disk, "rec_full", 3, "min_free_mib:=0", "chunk_size_kib:=64") as run:
+        status = run.statuses[-1]
+        assert "No space left on device" in status.message and run.path.name in status.message
         assert _values(status)["state"] == "ERROR" and _values(status)["recording"] == "False"
         assert int(_values(status)["error.write_failed"]) == 1
-        stop, stop_s = _timed(node, "/rec_full/stop_episode")
+        stop, stop_s = _timed(run.node, "/rec_full/stop_episode")
         assert not stop.success and "No space left on device" in stop.message
-        _fill(folder)
-        start, start_s = _timed(node, "/rec_full/start_episode")
+        _fill(run.folder)
+        start, start_s = _timed(run.node, "/rec_full/start_episode")
         assert not start.success and "No space left on device" in start.message, start.message
         # the services answer at once (1 s asked; bound loose for a loaded machine)
         assert stop_s < 5.0 and start_s < 5.0, (stop_s, start_s)
-        assert spin_until([node], lambda: statuses[-1].level == DiagnosticStatus.ERROR, timeout_s=5)
-    finally:
-        output = _stop(recorder, signal.SIGINT)
-    assert recorder.returncode == 0, output[-3000:]                  # SIGINT still ends the process
-    assert "Traceback" not in output, output[-3000:]
-    assert not is_complete(path)
-    result = recover(path, tmp_path / "recovered.mcap", image_topic=IMAGES)   # closed as far as written
+        assert spin_until([run.node], lambda: run.statuses[-1].level == DiagnosticStatus.ERROR, timeout_s=5)
+    assert run.returncode == 0, run.output[-3000:]                 # SIGINT still ends the process
+    assert "Traceback" not in run.output, run.output[-3000:]
+    assert not is_complete(run.path)
+    result = recover(run.path, tmp_path / "recovered.mcap", image_topic=IMAGES)   # closed as far as written
     assert not result.complete and result.messages >= 5, result
     episode = Episode(tmp_path / "recovered.mcap")
     assert episode.counts[IMAGES] >= 5 and episode.metadata["episode"]["episode_index"] == "0"
 
 
 def test_free_space_guard_stops_before_the_disk_fills(ros_node, camera, small_disk):  # noqa: F811
-    folder = small_disk(10)
-    node = ros_node("rec_guard_client")
-    statuses = _watch(node, "rec_guard")
-    recorder = _recorder("rec_guard", folder, "min_free_mib:=8", "chunk_size_kib:=256")
-    try:
-        _wait_ready(node)
-        reply = _trigger(node, "/rec_guard/start_episode")
-        assert reply.success, reply.message
-        path = Path(reply.message)
-        assert spin_until([node], lambda: bool(statuses) and statuses[-1].level == DiagnosticStatus.ERROR,
-                          timeout_s=120), [s.message for s in statuses[-3:]]
-        assert "below min_free_mib 8" in statuses[-1].message
-        refused = _trigger(node, "/rec_guard/start_episode")
+    with _episode_until_error(ros_node, small_disk, "rec_guard", 10, "min_free_mib:=8", "chunk_size_kib:=256") as run:
+        assert "below min_free_mib 8" in run.statuses[-1].message
+        refused = _trigger(run.node, "/rec_guard/start_episode")
         assert not refused.success and "below min_free_mib 8" in refused.message, refused.message
-    finally:
-        output = _stop(recorder)
-    assert recorder.returncode == 0, output[-3000:]
-    assert shutil.disk_usage(folder).free >= 6 * MIB                  # stopped with room to spare
-    episode = Episode(path)                                           # closed properly: no recovery needed
+    assert run.returncode == 0, run.output[-3000:]
+    assert shutil.disk_usage(run.folder).free >= 6 * MIB             # stopped with room to spare
+    episode = Episode(run.path)                                       # closed properly: no recovery needed
     assert episode.counts[IMAGES] >= 5
     assert "below min_free_mib" in episode.metadata["episode_end"]["error"]
     assert int(episode.metadata["episode_stats"]["image.frames"]) == episode.counts[IMAGES]
