@@ -276,13 +276,15 @@ def _matched(poses: list, reference: np.ndarray) -> object | None:
     return poses[best] if distance[best] < 0.2 * max(np.ptp(reference[seen, 1]), 1.0) else None
 
 
-def small_subject(name: str) -> dict[str, float]:
-    """Jitter and hands found, ours vs Holistic on one clip (see the module docstring, small)."""
+def small_subject(name: str, **overrides) -> dict[str, float]:
+    """Jitter and hands found, ours vs Holistic on one clip (see the module docstring, small); `overrides`
+    change our config (tools/hand_recall.py)."""
     import mediapipe as mp
 
     frames, fps = clip(name)
     height, width = frames[0].shape[:2]
-    ours = build_estimator(PoseNodeConfig(max_people=2, num_threads=THREADS, one_euro=OneEuroConfig(enabled=False)))
+    ours = build_estimator(PoseNodeConfig(**{"max_people": 2, "num_threads": THREADS,
+                                             "one_euro": OneEuroConfig(enabled=False), **overrides}))
     holistic = mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=1, smooth_landmarks=False)
     pairs = []  # per frame: (our matched pose, Holistic's person), None where either is missing
     for i, image in enumerate(frames):
