@@ -2,6 +2,8 @@
 are counted and the node keeps serving."""
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -120,28 +122,41 @@ def test_node_publishes_poses_with_image_stamp_and_survives_bad_images(ros_node,
     assert set(stages) == set(POSE_STAGES), stages
     assert all(np.isfinite(ms) for ms in stages.values()) and stages["body"] > 0.0 and stages["face"] > 0.0
 
-    def send_until_counted(message, publisher, what: str) -> None:
-        """Publish a bad image until the node has counted one more bad image (the node keeps only the
-        latest frame, so the next one is sent only once this one was taken)."""
-        def bad_images() -> int:
-            return sum(n for key, n in list(pose_node.counters.items()) if key.startswith("error.bad_image."))
-        before = bad_images()
+    def bad_images() -> int:
+        return sum(n for key, n in list(pose_node.counters.items()) if key.startswith("error.bad_image."))
+
+    def send_until_counted(message, publisher, kind: str, what: str) -> None:
+        """Publish a bad image until the node has counted one more of its kind, again every half second
+        only (the node keeps only the latest frame); then let any copy still in flight arrive, so that
+        it is not counted for the next image (under load one was, and that image's kind never was)."""
+        key = f"error.bad_image.{kind}"
+        before, sent = pose_node.counters[key], [0.0]
 
         def counted() -> bool:
-            if bad_images() > before:
+            if pose_node.counters[key] > before:
                 return True
-            publisher.publish(message)
+            if time.monotonic() - sent[0] > 0.5:
+                publisher.publish(message)
+                sent[0] = time.monotonic()
             return False
         assert spin_until(nodes, counted, timeout_s=20), f"the node did not count the bad image ({what})"
+        seen = [bad_images(), time.monotonic()]
+
+        def settled() -> bool:
+            if bad_images() != seen[0]:
+                seen[:] = [bad_images(), time.monotonic()]
+            return time.monotonic() - seen[1] > 1.0
+        assert spin_until(nodes, settled, timeout_s=20)
 
     for index, kind in enumerate(BAD_IMAGES):
         bad = _image_msg(rgb, 200 + index)
         BAD_IMAGES[kind](bad)
-        send_until_counted(bad, image_pub, kind)
-    send_until_counted(_image_msg(np.zeros((1, 1, 3), np.uint8), 250), image_pub, "1x1 raw image")
+        send_until_counted(bad, image_pub, kind, kind)
+    send_until_counted(_image_msg(np.zeros((1, 1, 3), np.uint8), 250), image_pub, "bad_size", "1x1 raw image")
     for pixels in (np.zeros((1, 1), np.uint8), np.zeros((6000, 6000), np.uint8)):
         ok, png = cv2.imencode(".png", pixels)  # a 1x1 image, and a small file claiming 36 Mpx
-        send_until_counted(CompressedImage(format="png", data=png.tobytes()), compressed_pub, f"{pixels.shape} PNG")
+        send_until_counted(CompressedImage(format="png", data=png.tobytes()), compressed_pub, "bad_size",
+                           f"{pixels.shape} PNG")
     # still serving, in every accepted encoding and compressed
     for stamp, encoding in ((301, "bgr8"), (302, "mono8")):
         assert send_until_answered(_image_msg(rgb, stamp, encoding), image_pub, stamp).poses
@@ -151,13 +166,14 @@ def test_node_publishes_poses_with_image_stamp_and_survives_bad_images(ros_node,
     assert send_until_answered(compressed, compressed_pub, 303).poses
     assert not any(200 <= p.header.stamp.sec < 300 for p in poses), "a bad image produced poses"
 
-    def counted() -> bool:
+    def missing() -> list[str]:
         values = {kv.key: kv.value for d in diagnostics for s in d.status for kv in s.values}
-        return (all(int(values.get(f"error.bad_image.{kind}", 0)) >= 1 for kind in BAD_IMAGES)
-                and int(values.get("error.bad_image.bad_size", 0)) >= 3
-                and all(f"stage.{name}_ms_p99" in values for name in POSE_STAGES))
+        return ([f"error.bad_image.{kind}" for kind in BAD_IMAGES if int(values.get(f"error.bad_image.{kind}", 0)) < 1]
+                + ["error.bad_image.bad_size >= 4"] * (int(values.get("error.bad_image.bad_size", 0)) < 4)
+                + [f"stage.{name}_ms_p99" for name in POSE_STAGES if f"stage.{name}_ms_p99" not in values])
     # /diagnostics comes once a second; a loaded machine delays the node's timer (a fresh-clone CI run missed 5 s)
-    assert spin_until(nodes, counted, timeout_s=20), "bad images or stage times missing from diagnostics"
+    assert spin_until(nodes, lambda: not missing(), timeout_s=20), \
+        f"missing from {len(diagnostics)} /diagnostics messages: {missing()}"
     values = {kv.key: kv.value for d in diagnostics for s in d.status for kv in s.values}
     assert "error.estimator" not in values, values  # every bad image has its own kind
 
