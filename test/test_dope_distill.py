@@ -39,15 +39,19 @@ SETTINGS = TrainSettings(iterations=200, batch_size=4, optimizer="adamw", lr=1e-
                          checkpoint_every=1000)
 LOSSES = LossSettings(pre_nms_top_n=300, post_nms_top_n=100, rois_per_image=32)   # lighter for a CPU run
 EVERY_PROPOSAL = {p: MergeSettings(min_score=0.0) for p in PART_NAMES}
+# A 200-step network's scores are not calibrated: its best body on Megamind frame 60 scored 0.22 once the
+# teacher labelled two more bodies (detector_tiles 2 found the dim figure of frames 204-228), against the
+# shipped threshold of 0.5.  The serving tests are about the pipeline, so they take what it ranks above this.
+SERVING = DopeConfig(body_score=0.1)
 
 torch.set_num_threads(2)
 
 
 @pytest.fixture(scope="module")
 def pseudo_gt():
-    """The experts' poses on every 12th frame of the first 240 (frame 0 shows nobody; since a detection
-    opens a person only from newcomer_score 0.6, the body of frames 204-228, a dim figure whose detection
-    scores 0.5-0.6, is not labelled either: 17 bodies, was 20)."""
+    """The experts' poses on every 12th frame of the first 240 (frame 0 shows nobody; a detection opens a
+    person only from newcomer_score 0.6, and of the dim figure of frames 204-228, whose whole-frame
+    detection scores 0.5-0.6, the tiled detector finds frames 204 and 228: 19 bodies, 17 without tiles)."""
     gt, anchors = build_pseudo_gt([str(VIDEO)], pipeline_teacher(), WIDTH, HEIGHT, ANCHORS, video_step=12,
                                   max_frames=21, progress=False)
     assert len(gt.parts["body"]) >= 17 and len(gt.parts["face"]) >= 18 and len(gt.parts["hand"]) >= 8
@@ -147,19 +151,22 @@ def test_pose_node_backend_dope_builds_and_estimates(trained, tmp_path) -> None:
     only what holds for any trained network is asserted here; bench/dope.py measures the accuracy."""
     net = trained[0]
     export_onnx(net, tmp_path / "dope.onnx", WIDTH, HEIGHT)
-    estimator = build_estimator(PoseNodeConfig(estimator="dope", model_dir=str(tmp_path)))
+    estimator = build_estimator(PoseNodeConfig(estimator="dope", model_dir=str(tmp_path), dope=SERVING))
     rgb = _video_frame(60)
     frame = estimator.process(rgb, 123, "camera_optical", None)
     assert frame.stamp_ns == 123 and frame.frame_id == "camera_optical"
     people = [p for p in frame.poses if Part.BODY in p.present]
     assert people, "the distilled network finds the character the experts found"
+    best = max(people, key=lambda p: p.score)
+    assert np.isfinite(best.part_points(Part.BODY)[best.part_confidence(Part.BODY) > 0]).all(), "its 3D is placed"
     for person in frame.poses:
         assert person.pixels.shape == person.points.shape[:1] + (2,) == (NUM_KEYPOINTS, 2)
-        for part in person.present:              # what is published as seen is usable (unseen keypoints: NaN)
-            seen = person.confidence[PARTS[part].slice] > 0
+        for part in person.present:   # seen keypoints: usable pixels, and 3D in front of the camera, or NaN for
+            seen = person.confidence[PARTS[part].slice] > 0     # the whole part where it could not be solved (as
             pixels, points = person.pixels[PARTS[part].slice][seen], person.points[PARTS[part].slice][seen]
-            assert seen.any() and np.isfinite(pixels).all() and np.isfinite(points).all()
-            assert np.all(points[:, 2] > 0)
+            placed = np.isfinite(points).all(axis=1)            # the cascade publishes it); unseen keypoints: NaN
+            assert seen.any() and np.isfinite(pixels).all() and (placed.all() or not placed.any())
+            assert np.all(points[placed, 2] > 0)
     with pytest.raises(InvalidImageError):
         estimator.process(rgb[..., 0], 124, "camera_optical", None)
 
@@ -167,7 +174,7 @@ def test_pose_node_backend_dope_builds_and_estimates(trained, tmp_path) -> None:
     _, _, _, out = trained
     in_torch = DopeEstimator(open_model(PoseNodeConfig(estimator="dope", runtime="torch", num_threads=2, dope=DopeConfig(
         model=str(out / LAST_NAME), input_width=WIDTH, input_height=HEIGHT, num_proposals=net.spec.post_nms_top_n)),
-        tmp_path), merge_settings(DopeConfig()))
+        tmp_path), merge_settings(SERVING))
     same = in_torch.process(rgb, 123, "camera_optical", None)
     assert len(same.poses) == len(frame.poses)
     for a, b in zip(same.poses, frame.poses):
@@ -188,7 +195,8 @@ def test_pose_node_serves_backend_dope_over_dds(trained, tmp_path, ros_node) -> 
     export_onnx(trained[0], tmp_path / "dope.onnx", WIDTH, HEIGHT)
     client = ros_node("camera")
     node = WholeBodyPoseNode(context=client.context, parameter_overrides=[
-        Parameter("estimator", value="dope"), Parameter("model_dir", value=str(tmp_path))])
+        Parameter("estimator", value="dope"), Parameter("model_dir", value=str(tmp_path)),
+        Parameter("dope.body_score", value=SERVING.body_score)])
     try:
         capture = cv2.VideoCapture(str(VIDEO))
         capture.set(cv2.CAP_PROP_POS_FRAMES, 60)
