@@ -72,9 +72,9 @@ class People:
             self.tracks.remove(duplicate)
 
     def _follow(self, image: np.ndarray, live: list[Track], t: float) -> None:
-        """A crowded track's crop is tightened around its own shoulders, unless that lost its body before:
-        a large person with a small one behind (the demo clip's operator and the woman) loses his swinging
-        arms to a tightened crop.  A tightened crop that finds no body is retried full in the same frame."""
+        """A crowded track's crop is tightened around its own shoulders, unless a tightened crop lost its body
+        before (`Track.loose`): a large person with a small one behind (the demo clip's operator and the
+        woman) loses his swinging arms to it.  A tightened crop that finds no body is retried full at once."""
         near = crowded(live)
         tight = [bool(near[i]) and not track.loose for i, track in enumerate(live)]
         result = self.body(image, np.stack([tighten(track.roi, track.shoulders) if tight[i] else track.roi
