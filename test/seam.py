@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from conftest import REPO
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool
@@ -30,6 +31,7 @@ class Recorded:
     states: list[tuple[int, np.ndarray]] = field(default_factory=list)     # (stamp ns, positions)
     statuses: list[tuple[int, TeleopStatus]] = field(default_factory=list)  # (receipt ns, status)
     commands: dict[str, list[tuple[int, JointTrajectory]]] = field(default_factory=dict)
+    robot_diagnostics: dict[str, str] = field(default_factory=dict)  # the robot process's latest /diagnostics values
 
 
 class Seam:
@@ -50,10 +52,16 @@ class Seam:
             self.recorded.commands[arm.name] = []
             node.create_subscription(JointTrajectory, f"/{arm.name}/joint_trajectory",
                                      lambda m, a=arm.name: self.recorded.commands[a].append((time.time_ns(), m)), STATE_QOS)
+        node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.engage_client = node.create_client(SetBool, "/pose_retarget/engage")
         self.executor = SingleThreadedExecutor(context=node.context)
         self.executor.add_node(node)
         self._messages: dict[bytes, WholeBodyPoseArray] = {}
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.startswith(f"{ROBOT_SIM.name}:"):
+                self.recorded.robot_diagnostics = {kv.key: kv.value for kv in status.values}
 
     def _on_state(self, msg: JointState) -> None:
         if not self.state_names:

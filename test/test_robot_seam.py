@@ -128,7 +128,8 @@ def test_killed_robot_makes_the_retargeting_node_hold(seam):
     for arm in seam.robot.arms:
         times, positions = seam.arm_states(arm, restarted_at)
         velocity, _ = window_rates(times, positions)
-        assert float((np.abs(velocity) / arm.max_velocity).max()) <= 1.0
+        peak = float((np.abs(velocity) / arm.max_velocity).max())   # the robot's overruns: docs/open_work.md
+        assert peak <= 1.0, f"{arm.name}: {peak:.2f}x its speed limit; robot: {seam.recorded.robot_diagnostics}"
         home = seam.robot.home[arm.qpos]
         sent = [m for t, m in seam.recorded.commands[arm.name] if t > restarted_at]
         assert sent, "the arm never resumed"
