@@ -188,7 +188,7 @@ def recall() -> dict:
         key = name.split("__")[0]
         out[f"recall_{key}"] = round(score.recall, 3)
         out[f"phantom_frames_{key}"] = score.phantom_frames
-        out[f"body_ids_{key}"] = score.as_json()["body_ids"]
+        out[f"body_ids_{key}"] = len(score.body_ids)
         times = score.time_to_find_s
         out[f"time_to_find_s_{key}"] = None if None in times else max(times)
     return out

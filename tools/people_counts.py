@@ -40,13 +40,18 @@ class ClipScore:
     found: dict               # labelled frame -> found
     ids: list                 # per frame, the track ids of the bodies found
 
+    @property
+    def body_ids(self) -> list[int]:
+        """The track ids that published a body at least once."""
+        return sorted({i for frame in self.ids for i in frame})
+
     def frames_with(self, track_id: int) -> int:
         return sum(track_id in frame for frame in self.ids)
 
     def as_json(self) -> dict:
         return {"clip": self.clip, "recall": round(self.recall, 3), "phantom_frames": self.phantom_frames,
                 "time_to_find_s": self.time_to_find_s, "found": self.found,
-                "body_ids": len({i for frame in self.ids for i in frame})}
+                "body_ids": len(self.body_ids)}
 
 
 def labels() -> dict:
